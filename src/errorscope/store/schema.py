@@ -1,0 +1,108 @@
+"""The workspace schema as an ordered list of migrations.
+
+``MIGRATIONS[i]`` takes a database from version ``i`` to ``i + 1``. A workspace records
+its version in ``meta``; opening it applies the missing migrations in one transaction.
+Never edit a migration that has shipped: append a new one.
+"""
+
+from __future__ import annotations
+
+__all__ = ["ANNOTATION_COLUMNS", "MIGRATIONS", "SCHEMA_VERSION"]
+
+#: Columns shared by ``labels`` and ``predictions`` (in this order).
+ANNOTATION_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("id", "BIGINT NOT NULL"),  # unique by construction: no index to slow bulk loads
+    ("uuid", "VARCHAR"),
+    ("data_row_id", "BIGINT NOT NULL"),
+    ("class_id", "INTEGER NOT NULL"),
+    ("kind", "VARCHAR NOT NULL"),
+    ("x1", "DOUBLE"),
+    ("y1", "DOUBLE"),
+    ("x2", "DOUBLE"),
+    ("y2", "DOUBLE"),
+    ("coords", "DOUBLE[][]"),
+    ("rle_counts", "VARCHAR"),
+    ("rle_h", "INTEGER"),
+    ("rle_w", "INTEGER"),
+    ("span_start", "INTEGER"),
+    ("span_end", "INTEGER"),
+    ("answers", "VARCHAR[]"),
+    ("area", "DOUBLE"),
+    ("iscrowd", "BOOLEAN NOT NULL DEFAULT false"),
+    ("difficult", "BOOLEAN NOT NULL DEFAULT false"),
+)
+
+
+def _annotation_table(name: str, extra: str) -> str:
+    cols = ",\n    ".join(f"{n} {t}" for n, t in ANNOTATION_COLUMNS)
+    return f"CREATE TABLE {name} (\n    {cols}{extra}\n);"
+
+
+_V1 = f"""
+CREATE TABLE meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL);
+CREATE TABLE datasets (
+    id INTEGER PRIMARY KEY,
+    name VARCHAR NOT NULL UNIQUE,
+    created_at TIMESTAMP NOT NULL DEFAULT current_timestamp
+);
+CREATE TABLE data_rows (
+    id BIGINT PRIMARY KEY,
+    dataset_id INTEGER NOT NULL,
+    global_key VARCHAR UNIQUE,
+    media_type VARCHAR NOT NULL,
+    uri VARCHAR,
+    width INTEGER,
+    height INTEGER,
+    text VARCHAR
+);
+CREATE TABLE metadata_fields (
+    name VARCHAR PRIMARY KEY,
+    type VARCHAR NOT NULL,
+    options VARCHAR[]
+);
+CREATE TABLE row_metadata (
+    data_row_id BIGINT NOT NULL,
+    name VARCHAR NOT NULL,
+    str_value VARCHAR,
+    num_value DOUBLE,
+    time_value TIMESTAMP
+);
+CREATE TABLE classes (
+    id INTEGER PRIMARY KEY,
+    name VARCHAR NOT NULL UNIQUE,
+    kind VARCHAR NOT NULL,
+    options VARCHAR[]
+);
+CREATE TABLE models (
+    id INTEGER PRIMARY KEY,
+    name VARCHAR NOT NULL UNIQUE,
+    created_at TIMESTAMP NOT NULL DEFAULT current_timestamp
+);
+CREATE TABLE runs (
+    id INTEGER PRIMARY KEY,
+    model_id INTEGER NOT NULL,
+    name VARCHAR NOT NULL UNIQUE,
+    config VARCHAR NOT NULL DEFAULT '{{}}',
+    status VARCHAR NOT NULL DEFAULT 'created',
+    created_at TIMESTAMP NOT NULL DEFAULT current_timestamp
+);
+CREATE TABLE run_rows (
+    run_id INTEGER NOT NULL,
+    data_row_id BIGINT NOT NULL,
+    split VARCHAR NOT NULL DEFAULT 'unassigned',
+    PRIMARY KEY (run_id, data_row_id)
+);
+{_annotation_table("labels", "")}
+{
+    _annotation_table(
+        "predictions",
+        ''',
+    run_id INTEGER NOT NULL,
+    confidence DOUBLE NOT NULL DEFAULT 1.0,
+    custom_metrics MAP(VARCHAR, DOUBLE)''',
+    )
+}
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1,)
+SCHEMA_VERSION = len(MIGRATIONS)
