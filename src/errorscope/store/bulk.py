@@ -57,7 +57,9 @@ def insert_data_rows(
     """Insert data rows (a validated ``DATA_ROW_SCHEMA`` table); return their ids in order.
 
     A row whose global key is already in the workspace is reused (``existing="reuse"``:
-    its id is returned, nothing is written) or is an error (``existing="error"``).
+    its id is returned, nothing is written) or is an error (``existing="error"``). A
+    reused row must agree with the stored one: same image size, and for a text row the
+    same text (a prediction file of other sentences under the same keys is refused).
     """
     with _Registered(db, "_in_rows", _with_pos(rows)):
         clash = _first(
@@ -89,6 +91,21 @@ def insert_data_rows(
                 line=size_clash[0],
                 field="width",
             )
+        text_clash = _first(
+            db,
+            f"""SELECT i.line, i.global_key, i.text, d.text
+               FROM _in_rows i JOIN data_rows d ON d.global_key = i.global_key
+               WHERE d.media_type = '{MediaType.TEXT}' AND i.text IS DISTINCT FROM d.text
+               ORDER BY i.line""",
+        )
+        if text_clash is not None:
+            raise InvalidInputError(
+                f"the text of data row {text_clash[1]!r} differs from the stored text "
+                f"({_text_difference(text_clash[2], text_clash[3])})",
+                path=source,
+                line=text_clash[0],
+                field="text",
+            )
         base = int(db.scalar("SELECT coalesce(max(id), 0) FROM data_rows"))
         db.con.execute(
             """CREATE OR REPLACE TEMP TABLE _row_ids AS
@@ -114,6 +131,18 @@ def insert_data_rows(
     if metadata is not None and metadata.num_rows:
         _insert_metadata(db, metadata, ids, source)
     return ids
+
+
+def _text_difference(new: str | None, old: str | None) -> str:
+    """Where two texts first differ, briefly: for an error message."""
+    if new is None:
+        return "this row has no text"
+    old = old or ""
+    at = next(
+        (i for i, (a, b) in enumerate(zip(new, old, strict=False)) if a != b),
+        min(len(new), len(old)),
+    )
+    return f"from character {at}: {new[at : at + 20]!r} here, {old[at : at + 20]!r} stored"
 
 
 def _insert_metadata(
@@ -221,7 +250,7 @@ def insert_annotations(
                 )
         finally:
             db.con.execute("DROP TABLE IF EXISTS _resolved")
-    return table.num_rows
+    return int(table.num_rows)
 
 
 def _check_resolved(db: Database, source: str, target: str, run_id: int | None) -> None:
