@@ -10,20 +10,29 @@
 
 JSON positions are reported as paths (``annotations[12].bbox``); the ``line`` column of
 the annotation table holds the 1-based position in the annotation array.
+
+Files of any size are read through :mod:`errorscope.ingest.jsonscan` in bounded memory;
+batches of plain boxes take a vectorised path, others (polygons, masks) a per-item one.
 """
 
 from __future__ import annotations
 
+import io
+import re
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.json as pa_json
 
-from errorscope.core.geometry import polygon_bbox, uncompressed_to_rle, xywh_to_xyxy
+from errorscope.core.geometry import polygon_bbox, rle_bbox, uncompressed_to_rle, xywh_to_xyxy
 from errorscope.core.types import Kind, MediaType
 from errorscope.errors import InvalidInputError
 from errorscope.ingest.common import Parsed, annotations_table, rows_table
+from errorscope.ingest.jsonscan import Batch, Scan, iter_batches, load_value, scan
 
 __all__ = ["load_json", "parse_coco", "parse_coco_results"]
 
@@ -45,9 +54,11 @@ def _need(obj: Any, key: str, where: str, path: Path) -> Any:
     return obj[key]
 
 
-def _images(doc: dict[str, Any], path: Path) -> dict[Any, dict[str, Any]]:
+def _images(items: Any, path: Path) -> dict[Any, dict[str, Any]]:
+    if not isinstance(items, list):
+        raise InvalidInputError("missing or not a list", path=path, location="$", field="images")
     images: dict[Any, dict[str, Any]] = {}
-    for i, img in enumerate(_need(doc, "images", "$", path)):
+    for i, img in enumerate(items):
         where = f"images[{i}]"
         image_id = _need(img, "id", where, path)
         _need(img, "file_name", where, path)
@@ -59,9 +70,13 @@ def _images(doc: dict[str, Any], path: Path) -> dict[Any, dict[str, Any]]:
     return images
 
 
-def _categories(doc: dict[str, Any], path: Path) -> dict[Any, str]:
+def _categories(items: Any, path: Path) -> dict[Any, str]:
+    if not isinstance(items, list):
+        raise InvalidInputError(
+            "missing or not a list", path=path, location="$", field="categories"
+        )
     cats: dict[Any, str] = {}
-    for i, cat in enumerate(_need(doc, "categories", "$", path)):
+    for i, cat in enumerate(items):
         where = f"categories[{i}]"
         cid = _need(cat, "id", where, path)
         if cid in cats:
@@ -80,6 +95,7 @@ def _annotation_columns(
     *,
     array: str,
     scored: bool,
+    offset: int = 0,
 ) -> dict[str, Any]:
     n = len(anns)
     cols: dict[str, list[Any]] = {
@@ -100,7 +116,7 @@ def _annotation_columns(
     }
     boxes = np.full((n, 4), np.nan)
     for i, ann in enumerate(anns):
-        where = f"{array}[{i}]"
+        where = f"{array}[{offset + i}]"
         if not isinstance(ann, dict):
             raise InvalidInputError("annotation is not an object", path=path, location=where)
         image_id = _need(ann, "image_id", where, path)
@@ -187,7 +203,7 @@ def _annotation_columns(
     xyxy = xywh_to_xyxy(boxes)
     return {
         **cols,
-        "line": np.arange(1, n + 1, dtype=np.int64),
+        "line": np.arange(offset + 1, offset + n + 1, dtype=np.int64),
         "x1": xyxy[:, 0],
         "y1": xyxy[:, 1],
         "x2": xyxy[:, 2],
@@ -196,47 +212,153 @@ def _annotation_columns(
 
 
 def _fill_mask_boxes(boxes: np.ndarray[Any, Any], cols: dict[str, list[Any]]) -> None:
-    from errorscope.core.geometry import rle_bbox
-
     for i in np.flatnonzero(np.isnan(boxes[:, 0])):
         if cols["rle_counts"][i] is not None:
             x1, y1, x2, y2 = rle_bbox(cols["rle_counts"][i], cols["rle_h"][i], cols["rle_w"][i])
             boxes[i] = (x1, y1, x2 - x1, y2 - y1)
 
 
-def _class_kinds(cats: dict[Any, str], kinds: list[Any], names: list[Any]) -> list[tuple[str, str]]:
-    seen: dict[str, set[str]] = {name: set() for name in cats.values()}
-    for name, kind in zip(names, kinds, strict=True):
-        seen[name].add(kind)
+class _Lookup:
+    """Vectorised id → value maps for images and categories."""
+
+    def __init__(self, images: dict[Any, dict[str, Any]], cats: dict[Any, str]) -> None:
+        self.image_ids = pa.array(list(images))
+        self.image_keys = pa.array([str(im["file_name"]) for im in images.values()])
+        self.cat_ids = pa.array(list(cats))
+        self.cat_names = pa.array(list(cats.values()))
+        self.images, self.cats = images, cats
+
+
+_SEGMENTATION = re.compile(rb'"segmentation"\s*:\s*(\[\s*[^\]\s]|\{)')
+
+
+def _fast_boxes(batch: Batch, look: _Lookup, *, scored: bool) -> dict[str, Any] | None:
+    """Columns for a batch of plain-box annotations parsed by Arrow's C++ JSON reader, or
+    None when the batch needs the per-item path (segmentations, missing keys, odd types:
+    that path reports the errors precisely)."""
+    if _SEGMENTATION.search(batch.raw):
+        return None
+    schema = pa.schema(
+        [
+            ("bbox", pa.list_(pa.float64())),
+            ("area", pa.float64()),
+            ("iscrowd", pa.int64()),
+            ("score", pa.float64()),
+        ]
+    )
+    try:
+        t = pa_json.read_json(
+            io.BytesIO(batch.as_ndjson()),
+            read_options=pa_json.ReadOptions(block_size=1 << 24),
+            parse_options=pa_json.ParseOptions(
+                explicit_schema=schema, unexpected_field_behavior="infer"
+            ),
+        )
+    except pa.ArrowException:
+        return None
+    n = len(batch)
+    need = ["bbox", "image_id", "category_id"] + (["score"] if scored else [])
+    if t.num_rows != n or any(c not in t.column_names or t.column(c).null_count for c in need):
+        return None
+    bbox = t.column("bbox").combine_chunks()
+    if (
+        pc.min(pc.list_value_length(bbox)).as_py() != 4
+        or pc.max(pc.list_value_length(bbox)).as_py() != 4
+    ):
+        return None
+    boxes = bbox.flatten().to_numpy().reshape(n, 4)
+    if not np.isfinite(boxes).all() or (boxes[:, 2:] < 0).any():
+        return None
+    try:
+        img_idx = pc.index_in(t.column("image_id"), value_set=look.image_ids)
+        cat_idx = pc.index_in(t.column("category_id"), value_set=look.cat_ids)
+    except pa.ArrowException:
+        return None
+    if img_idx.null_count or cat_idx.null_count:
+        return None
+    xyxy = xywh_to_xyxy(boxes)
+    first = batch.first
+    cols: dict[str, Any] = {
+        "line": np.arange(first + 1, first + n + 1, dtype=np.int64),
+        "row_key": pc.take(look.image_keys, img_idx),
+        "class_name": pc.take(look.cat_names, cat_idx),
+        "kind": pa.array(np.full(n, str(Kind.BBOX), dtype=object), pa.string()),
+        "x1": xyxy[:, 0],
+        "y1": xyxy[:, 1],
+        "x2": xyxy[:, 2],
+        "y2": xyxy[:, 3],
+        "area": t.column("area") if "area" in t.column_names else pa.nulls(n, pa.float64()),
+        "iscrowd": pc.not_equal(pc.fill_null(t.column("iscrowd"), 0), 0),
+    }
+    if "id" in t.column_names:
+        cols["uuid"] = pc.cast(t.column("id"), pa.string())
+    if scored:
+        cols["confidence"] = t.column("score")
+    return cols
+
+
+def _annotations(
+    sc: Scan, key: str | None, look: _Lookup, path: Path, *, scored: bool
+) -> tuple[pa.Table, dict[str, set[str]]]:
+    """All annotations of the array ``key`` as one table, plus the kinds of each class."""
+    tables: list[pa.Table] = []
+    kinds: dict[str, set[str]] = {name: set() for name in look.cats.values()}
+    array = key or "$"
+    for batch, offset in iter_batches(sc, key):
+        cols = _fast_boxes(batch, look, scored=scored)
+        if cols is None:
+            cols = _annotation_columns(
+                batch.items(path, offset),
+                look.images,
+                look.cats,
+                path,
+                array=array,
+                scored=scored,
+                offset=batch.first,
+            )
+        table = annotations_table(cols)
+        pairs = table.group_by(["class_name", "kind"]).aggregate([])
+        for name, kind in zip(
+            pairs.column("class_name").to_pylist(), pairs.column("kind").to_pylist(), strict=True
+        ):
+            kinds[name].add(kind)
+        tables.append(table)
+    return (pa.concat_tables(tables) if tables else annotations_table()), kinds
+
+
+def _class_kinds(kinds: dict[str, set[str]]) -> list[tuple[str, str]]:
     out = []
-    for name, ks in seen.items():
+    for name, ks in kinds.items():
         kind = Kind.POLYGON if Kind.POLYGON in ks else Kind.MASK if Kind.MASK in ks else Kind.BBOX
         out.append((name, str(kind)))
     return out
 
 
-def parse_coco(path: Path, *, images_dir: Path | None = None, scored: bool = False) -> Parsed:
-    """Parse a full COCO file: ground truth, or (``scored=True``) predictions with scores."""
-    doc = load_json(path)
-    if not isinstance(doc, dict):
+def _scan_coco(path: Path) -> tuple[Scan, _Lookup]:
+    sc = scan(path)
+    if sc.root != "object":
         raise InvalidInputError(
-            "a COCO file is a JSON object with images, annotations and "
-            "categories (a list is the results form: pass the ground "
-            "truth file as gt)",
+            "a COCO file is a JSON object with images, annotations and categories (a list "
+            "is the results form: pass the ground truth file as gt)",
             path=path,
         )
-    images = _images(doc, path)
-    cats = _categories(doc, path)
-    anns = doc.get("annotations", [])
-    cols = _annotation_columns(anns, images, cats, path, array="annotations", scored=scored)
-    table = annotations_table(cols)
+    look = _Lookup(
+        _images(load_value(sc, "images"), path), _categories(load_value(sc, "categories"), path)
+    )
+    return sc, look
+
+
+def parse_coco(path: Path, *, images_dir: Path | None = None, scored: bool = False) -> Parsed:
+    """Parse a full COCO file: ground truth, or (``scored=True``) predictions with scores."""
+    sc, look = _scan_coco(path)
+    table, kinds = _annotations(sc, "annotations", look, path, scored=scored)
     if scored:
         return Parsed(str(path), table, json_array="annotations")
-    imgs = list(images.values())
+    imgs = list(look.images.values())
     rows = rows_table(
         {
             "line": np.arange(1, len(imgs) + 1, dtype=np.int64),
-            "global_key": [str(im["file_name"]) for im in imgs],
+            "global_key": look.image_keys,
             "media_type": [str(MediaType.IMAGE)] * len(imgs),
             "uri": [
                 str(images_dir / im["file_name"]) if images_dir else str(im["file_name"])
@@ -250,7 +372,7 @@ def parse_coco(path: Path, *, images_dir: Path | None = None, scored: bool = Fal
         str(path),
         table,
         rows=rows,
-        classes=_class_kinds(cats, cols["kind"], cols["class_name"]),
+        classes=_class_kinds(kinds),
         json_array="annotations",
         rows_array="images",
     )
@@ -258,13 +380,9 @@ def parse_coco(path: Path, *, images_dir: Path | None = None, scored: bool = Fal
 
 def parse_coco_results(path: Path, *, gt: Path) -> Parsed:
     """Parse a COCO results list (``loadRes`` form) against its ground-truth file ``gt``."""
-    doc = load_json(path)
-    if isinstance(doc, dict):
+    sc = scan(path)
+    if sc.root == "object":
         return parse_coco(path, scored=True)
-    if not isinstance(doc, list):
-        raise InvalidInputError("a COCO results file is a JSON list", path=path)
-    gt_doc = load_json(gt)
-    images = _images(gt_doc, gt)
-    cats = _categories(gt_doc, gt)
-    cols = _annotation_columns(doc, images, cats, path, array="$", scored=True)
-    return Parsed(str(path), annotations_table(cols), json_array="$")
+    _, look = _scan_coco(gt)
+    table, _ = _annotations(sc, None, look, path, scored=True)
+    return Parsed(str(path), table, json_array="$")
