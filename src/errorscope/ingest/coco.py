@@ -29,6 +29,7 @@ import pyarrow.compute as pc
 import pyarrow.json as pa_json
 
 from errorscope.core.geometry import polygon_bbox, rle_bbox, uncompressed_to_rle, xywh_to_xyxy
+from errorscope.core.progress import report
 from errorscope.core.types import Kind, MediaType
 from errorscope.errors import InvalidInputError
 from errorscope.ingest.common import Parsed, annotations_table, rows_table
@@ -305,6 +306,7 @@ def _annotations(
     kinds: dict[str, set[str]] = {name: set() for name in look.cats.values()}
     array = key or "$"
     for batch, offset in iter_batches(sc, key):
+        report(f"parsing {path.name}", offset, sc.size)
         cols = _fast_boxes(batch, look, scored=scored)
         if cols is None:
             cols = _annotation_columns(
@@ -323,6 +325,7 @@ def _annotations(
         ):
             kinds[name].add(kind)
         tables.append(table)
+    report(f"parsing {path.name}", sc.size, sc.size)
     return (pa.concat_tables(tables) if tables else annotations_table()), kinds
 
 

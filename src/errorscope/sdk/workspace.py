@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 import pyarrow as pa
 
+from errorscope.core.progress import report
 from errorscope.core.types import ANNOTATION_SCHEMA, DATA_ROW_SCHEMA, Kind, RunStatus
 from errorscope.core.validate import conform, validate_annotations, validate_data_rows
 from errorscope.errors import InvalidInputError, NotFoundError, WorkspaceError
@@ -204,6 +205,7 @@ class Workspace(ImportMixin, ExportMixin):
         existing_rows: Literal["reuse", "error"] = "reuse",
     ) -> ImportReport:
         source = parsed.source
+        report("writing", 0, 1)
         annotations = conform(parsed.annotations, ANNOTATION_SCHEMA)
         with _json_paths(parsed.json_array):
             validate_annotations(annotations, source)
@@ -240,6 +242,7 @@ class Workspace(ImportMixin, ExportMixin):
                 n = insert_annotations(
                     self.db, annotations, source=source, run_id=run_id, create_classes=run is None
                 )
+        report("writing", 1, 1)
         return ImportReport(
             source=source,
             data_rows_created=int(self.db.scalar("SELECT count(*) FROM data_rows")) - rows_before,
