@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -103,7 +104,10 @@ def _rle(counts: str, height: int, width: int) -> dict[str, object]:
 
 def decode_rle(counts: str, height: int, width: int) -> npt.NDArray[np.uint8]:
     """Compressed RLE → ``(H, W)`` uint8 mask."""
-    out: npt.NDArray[np.uint8] = mask_utils.decode(_rle(counts, height, width))
+    with warnings.catch_warnings():
+        # pycocotools 2.0.11's decode trips numpy 2's __array__(copy=) deprecation
+        warnings.filterwarnings("ignore", "__array__ implementation", DeprecationWarning)
+        out: npt.NDArray[np.uint8] = mask_utils.decode(_rle(counts, height, width))
     return out
 
 

@@ -155,7 +155,7 @@ class Workspace(ImportMixin, ExportMixin):
     ) -> list[int]:
         """Add data rows (``global_key``, ``media_type``, ``uri``/``text``, ``width``,
         ``height``); returns their ids. An existing global key is an error."""
-        table = rows if isinstance(rows, pa.Table) else pa.Table.from_pylist(list(rows))
+        table = rows if isinstance(rows, pa.Table) else _from_records(rows)
         if "line" not in table.column_names:
             table = table.append_column("line", pa.array(range(1, table.num_rows + 1), pa.int64()))
         table = conform(table, DATA_ROW_SCHEMA)
@@ -254,8 +254,16 @@ class Workspace(ImportMixin, ExportMixin):
         )
 
 
+def _from_records(records: Sequence[Mapping[str, Any]]) -> pa.Table:
+    """Records to a table with the union of their keys (``Table.from_pylist`` would take
+    the first record's keys only and drop, say, the ``text`` of a later text row)."""
+    rows = list(records)
+    names = list(dict.fromkeys(k for r in rows for k in r))
+    return pa.table({n: [r.get(n) for r in rows] for n in names})
+
+
 def _annotations(records: pa.Table | Sequence[Mapping[str, Any]]) -> pa.Table:
-    table = records if isinstance(records, pa.Table) else pa.Table.from_pylist(list(records))
+    table = records if isinstance(records, pa.Table) else _from_records(records)
     if "line" not in table.column_names:
         table = table.append_column("line", pa.array(range(1, table.num_rows + 1), pa.int64()))
     return conform(table, ANNOTATION_SCHEMA)

@@ -41,9 +41,13 @@ class Database:
             self.con = duckdb.connect(str(self.path), read_only=read_only)
         except duckdb.IOException as exc:
             raise self._locked_error(exc) from None
-        if not read_only:
-            self._write_holder()
-        self._migrate()
+        try:
+            if not read_only:
+                self._write_holder()
+            self._migrate()
+        except BaseException:
+            self.close()  # a workspace we refuse to use must not stay locked
+            raise
 
     # -- lifecycle ---------------------------------------------------------------------
     def close(self) -> None:
