@@ -15,6 +15,7 @@ import errorscope as es
 from errorscope.cli import cli, main
 from errorscope.core.geometry import decode_rle, encode_mask
 from errorscope.core.types import ANNOTATION_SCHEMA
+from errorscope.export.coco import annotation_ids
 from errorscope.export.ndjson import stable_uuid
 from tests.conftest import shared_path
 
@@ -572,3 +573,24 @@ def test_cli_bad_input_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture
     assert "category_id" in err
     with es.open_workspace(wsdir) as ws:
         assert ws.info()["labels"] == 0
+
+
+def test_coco_annotation_ids() -> None:
+    # integer uuids (COCO's own ids) are kept; others numbered above the largest
+    assert annotation_ids(pa.array(["5", None, "abc", "2", ""])) == [5, 6, 7, 2, 8]
+    # ids that would collide or overflow: everything renumbered
+    assert annotation_ids(pa.array(["7", "007"])) == [1, 2]
+    assert annotation_ids(pa.array(["99999999999999999999", "1"])) == [1, 2]
+    assert annotation_ids(pa.array([], pa.string())) == []
+
+
+def test_empty_workspace_exports(ws: es.Workspace, tmp_path: Path) -> None:
+    assert ws.export_coco(tmp_path / "gt.json") == 0
+    assert json.loads((tmp_path / "gt.json").read_text()) == {
+        "images": [],
+        "annotations": [],
+        "categories": [],
+    }
+    assert ws.export_ndjson(tmp_path / "gt.ndjson") == 0
+    assert (tmp_path / "gt.ndjson").read_bytes() == b""
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["gt.json", "gt.ndjson", "ws"]

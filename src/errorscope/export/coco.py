@@ -17,8 +17,10 @@ to a skeleton), so those annotations are skipped; the writers return how many th
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +30,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pycocotools import mask as mask_utils
 
-from errorscope.core.geometry import polygon_area, rle_from_polygons
+from errorscope.core.geometry import FloatArray, polygon_area, rle_from_polygons
 from errorscope.core.types import SPATIAL_KINDS, Kind, MediaType
 
 __all__ = ["COCO_KINDS", "annotation_ids", "coco_document", "coco_results", "write_json"]
@@ -45,16 +47,30 @@ def _coco_annotations(annotations: pa.Table) -> pa.Table:
     return annotations.filter(pc.is_in(annotations.column("kind"), pa.array(COCO_KINDS)))
 
 
+@contextlib.contextmanager
+def _no_gc() -> Iterator[None]:
+    """Pause the cyclic GC while building many acyclic dicts and lists (2-3x faster)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def _col(table: pa.Table, name: str) -> list[Any]:
     values: list[Any] = table.column(name).to_pylist()
     return values
 
 
-def _xywh(table: pa.Table) -> np.ndarray[Any, np.dtype[np.float64]]:
-    x1, y1, x2, y2 = (
-        table.column(c).to_numpy(zero_copy_only=False).astype(np.float64)
-        for c in ("x1", "y1", "x2", "y2")
-    )
+def _floats(table: pa.Table, name: str) -> FloatArray:
+    out: FloatArray = table.column(name).to_numpy(zero_copy_only=False).astype(np.float64)
+    return out
+
+
+def _xywh(table: pa.Table) -> FloatArray:
+    x1, y1, x2, y2 = (_floats(table, c) for c in ("x1", "y1", "x2", "y2"))
     w = np.round(x2 - x1, _DECIMALS)
     h = np.round(y2 - y1, _DECIMALS)
     return np.stack([x1, y1, w, h], axis=1)
@@ -64,49 +80,57 @@ def _rle(counts: str, h: int, w: int) -> dict[str, Any]:
     return {"counts": counts, "size": [h, w]}
 
 
-def _areas(table: pa.Table, boxes: np.ndarray[Any, np.dtype[np.float64]]) -> list[float]:
-    """The stored area, else the area of the geometry (masks counted in one batch)."""
-    areas = _col(table, "area")
-    kinds = _col(table, "kind")
-    coords = _col(table, "coords")
-    counts, hs, ws = _col(table, "rle_counts"), _col(table, "rle_h"), _col(table, "rle_w")
-    missing_masks = [i for i, a in enumerate(areas) if a is None and kinds[i] == Kind.MASK]
-    if missing_masks:
+def _areas(table: pa.Table, boxes: FloatArray) -> FloatArray:
+    """The stored area, else the area of the geometry: ``w * h`` for boxes, shoelace for
+    polygons, pixel count for masks (counted in batches)."""
+    areas = _floats(table, "area")  # NaN where none is stored
+    kinds = table.column("kind").to_numpy(zero_copy_only=False)
+    missing = np.isnan(areas)
+    boxes_missing = missing & (kinds == str(Kind.BBOX))
+    areas[boxes_missing] = boxes[boxes_missing, 2] * boxes[boxes_missing, 3]
+    polygons = np.flatnonzero(missing & (kinds == str(Kind.POLYGON)))
+    if len(polygons):
+        coords = table.column("coords").take(pa.array(polygons)).to_pylist()
+        areas[polygons] = [polygon_area(parts) for parts in coords]
+    masks = np.flatnonzero(missing & (kinds == str(Kind.MASK)))
+    if len(masks):
+        sub = table.select(["rle_counts", "rle_h", "rle_w"]).take(pa.array(masks))
         rles = [
-            {"counts": counts[i].encode("ascii"), "size": [hs[i], ws[i]]} for i in missing_masks
+            {"counts": c.encode("ascii"), "size": [h, w]}
+            for c, h, w in zip(*(_col(sub, n) for n in sub.column_names), strict=True)
         ]
         # pycocotools 2.0.11 on numpy 2 overflows on lists of more than 255 RLEs
-        found = [a for k in range(0, len(rles), 255) for a in mask_utils.area(rles[k : k + 255])]
-        for i, a in zip(missing_masks, found, strict=True):
-            areas[i] = float(a)
-    for i, a in enumerate(areas):
-        if a is not None:
-            continue
-        if kinds[i] == Kind.POLYGON:
-            areas[i] = polygon_area(coords[i])
-        else:
-            areas[i] = float(boxes[i, 2] * boxes[i, 3])
-    return [float(a) for a in areas]
+        areas[masks] = [
+            a for k in range(0, len(rles), 255) for a in mask_utils.area(rles[k : k + 255])
+        ]
+    return areas
 
 
-def annotation_ids(uuids: Sequence[str | None]) -> list[int]:
-    """COCO needs integer ids: a uuid that is an integer (as COCO imports store them)
-    keeps its value, the others get fresh numbers above the largest."""
-    ids: list[int | None] = []
-    for u in uuids:
+def annotation_ids(uuids: pa.Array | pa.ChunkedArray) -> list[int]:
+    """COCO needs integer ids: a uuid that is a decimal integer (as COCO imports store
+    them) keeps its value, the others get fresh numbers above the largest."""
+    n = len(uuids)
+    digits = pc.fill_null(pc.utf8_is_digit(uuids), False).to_numpy(zero_copy_only=False)
+    ids = np.zeros(n, dtype=np.int64)
+    if digits.any():
+        text = pc.filter(uuids, pa.array(digits))
+        if pc.max(pc.utf8_length(text)).as_py() > 18:  # may not fit in int64
+            return list(range(1, n + 1))
         try:
-            ids.append(int(u) if u is not None and u.strip().isdigit() else None)
-        except ValueError:
-            ids.append(None)
-    taken = [i for i in ids if i is not None]
-    if len(set(taken)) != len(taken):  # "7" and "007": renumber everything
-        return list(range(1, len(uuids) + 1))
-    nxt = max(taken, default=0) + 1
-    out: list[int] = []
-    for i in ids:
-        if i is None:
-            i, nxt = nxt, nxt + 1
-        out.append(i)
+            ids[digits] = pc.cast(text, pa.int64()).to_numpy(zero_copy_only=False)
+        except pa.ArrowInvalid:  # digits of another script
+            return list(range(1, n + 1))
+        if len(np.unique(ids[digits])) != int(digits.sum()):  # "7" and "007"
+            return list(range(1, n + 1))
+    top = int(ids[digits].max()) if digits.any() else 0
+    ids[~digits] = np.arange(top + 1, top + 1 + int((~digits).sum()))
+    out: list[int] = ids.tolist()
+    return out
+
+
+def _category_ids(table: pa.Table, classes: pa.Table) -> list[int]:
+    index = pc.index_in(table.column("class_name"), value_set=classes.column("name"))
+    out: list[int] = pc.take(classes.column("id"), index).to_pylist()
     return out
 
 
@@ -143,35 +167,48 @@ def coco_document(
     spatial = classes.filter(
         pc.is_in(classes.column("kind"), pa.array(sorted(str(k) for k in SPATIAL_KINDS)))
     )
-    cat_ids = dict(zip(_col(spatial, "name"), _col(spatial, "id"), strict=True))
-    categories = [{"id": int(i), "name": n} for n, i in cat_ids.items()]
-    row_ids = _col(table, "data_row_id")
-    images = _images(rows, set(row_ids) if scored else None)
-
+    categories = [
+        {"id": int(i), "name": n}
+        for i, n in zip(_col(spatial, "id"), _col(spatial, "name"), strict=True)
+    ]
     boxes = _xywh(table)
     areas = _areas(table, boxes)
-    ids = annotation_ids(_col(table, "uuid"))
-    kinds, coords = _col(table, "kind"), _col(table, "coords")
-    counts, hs, ws = _col(table, "rle_counts"), _col(table, "rle_h"), _col(table, "rle_w")
-    names, crowd = _col(table, "class_name"), _col(table, "iscrowd")
-    scores = _col(table, "confidence") if scored else None
-    out = []
-    for i, box in enumerate(boxes.tolist()):
-        ann: dict[str, Any] = {
-            "id": ids[i],
-            "image_id": int(row_ids[i]),
-            "category_id": int(cat_ids[names[i]]),
-            "bbox": box,
-            "area": areas[i],
-            "iscrowd": int(bool(crowd[i])),
-        }
-        if kinds[i] == Kind.POLYGON:
-            ann["segmentation"] = coords[i]
-        elif kinds[i] == Kind.MASK:
-            ann["segmentation"] = _rle(counts[i], hs[i], ws[i])
-        if scores is not None:
-            ann["score"] = float(scores[i])
-        out.append(ann)
+    with _no_gc():
+        row_ids = _col(table, "data_row_id")
+        images = _images(rows, set(row_ids) if scored else None)
+        columns = zip(
+            annotation_ids(table.column("uuid")),
+            row_ids,
+            _category_ids(table, spatial),
+            boxes.tolist(),
+            areas.tolist(),
+            _col(table, "iscrowd"),
+            _col(table, "kind"),
+            _col(table, "coords"),
+            _col(table, "rle_counts"),
+            _col(table, "rle_h"),
+            _col(table, "rle_w"),
+            _col(table, "confidence") if scored else [None] * table.num_rows,
+            strict=True,
+        )
+        out = []
+        polygon, mask = str(Kind.POLYGON), str(Kind.MASK)
+        for ann_id, row_id, cat_id, box, area, crowd, kind, coords, counts, h, w, score in columns:
+            ann: dict[str, Any] = {
+                "id": ann_id,
+                "image_id": row_id,
+                "category_id": cat_id,
+                "bbox": box,
+                "area": area,
+                "iscrowd": 1 if crowd else 0,
+            }
+            if kind == polygon:
+                ann["segmentation"] = coords
+            elif kind == mask:
+                ann["segmentation"] = {"counts": counts, "size": [h, w]}
+            if scored:
+                ann["score"] = score
+            out.append(ann)
     return {"images": images, "annotations": out, "categories": categories}
 
 
@@ -189,37 +226,45 @@ def coco_results(annotations: pa.Table, rows: pa.Table, classes: pa.Table) -> li
       ``segmentation``.
     """
     table = _coco_annotations(annotations)
-    cat_ids = dict(zip(_col(classes, "name"), _col(classes, "id"), strict=True))
     sizes = {
         int(r): (h, w)
         for r, h, w in zip(_col(rows, "id"), _col(rows, "height"), _col(rows, "width"), strict=True)
     }
-    kinds, coords = _col(table, "kind"), _col(table, "coords")
-    counts, hs, ws = _col(table, "rle_counts"), _col(table, "rle_h"), _col(table, "rle_w")
-    row_ids, names = _col(table, "data_row_id"), _col(table, "class_name")
-    scores = _col(table, "confidence")
+    kinds, row_ids = _col(table, "kind"), _col(table, "data_row_id")
     segm_only = all(
         k == Kind.MASK or (k == Kind.POLYGON and None not in sizes.get(r, (None, None)))
         for k, r in zip(kinds, row_ids, strict=True)
     )
-    boxes = _xywh(table).tolist()
-    out = []
-    for i in range(table.num_rows):
-        res: dict[str, Any] = {"image_id": int(row_ids[i]), "category_id": int(cat_ids[names[i]])}
-        if segm_only:
-            if kinds[i] == Kind.MASK:
-                res["segmentation"] = _rle(counts[i], hs[i], ws[i])
+    with _no_gc():
+        columns = zip(
+            row_ids,
+            _category_ids(table, classes),
+            _xywh(table).tolist(),
+            kinds,
+            _col(table, "coords"),
+            _col(table, "rle_counts"),
+            _col(table, "rle_h"),
+            _col(table, "rle_w"),
+            _col(table, "confidence"),
+            strict=True,
+        )
+        out = []
+        for row_id, cat_id, box, kind, coords, counts, h, w, score in columns:
+            res: dict[str, Any] = {"image_id": row_id, "category_id": cat_id}
+            if segm_only:
+                if kind == Kind.MASK:
+                    res["segmentation"] = _rle(counts, h, w)
+                else:
+                    ih, iw = sizes[row_id]
+                    res["segmentation"] = _rle(rle_from_polygons(coords, ih, iw), ih, iw)
             else:
-                h, w = sizes[int(row_ids[i])]
-                res["segmentation"] = _rle(rle_from_polygons(coords[i], h, w), h, w)
-        else:
-            res["bbox"] = boxes[i]
-            if kinds[i] == Kind.POLYGON:
-                res["segmentation"] = coords[i]
-            elif kinds[i] == Kind.MASK:
-                res["segmentation"] = _rle(counts[i], hs[i], ws[i])
-        res["score"] = float(scores[i])
-        out.append(res)
+                res["bbox"] = box
+                if kind == Kind.POLYGON:
+                    res["segmentation"] = coords
+                elif kind == Kind.MASK:
+                    res["segmentation"] = _rle(counts, h, w)
+            res["score"] = score
+            out.append(res)
     return out
 
 

@@ -66,5 +66,4 @@ class ExportMixin:
 
         annotations = self._export_source(run)
         records = ndjson_records(annotations, scope="labels" if run is None else f"run:{run}")
-        write_ndjson(Path(out), records)
-        return len(records)
+        return write_ndjson(Path(out), records)
