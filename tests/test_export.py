@@ -594,3 +594,14 @@ def test_empty_workspace_exports(ws: es.Workspace, tmp_path: Path) -> None:
     assert ws.export_ndjson(tmp_path / "gt.ndjson") == 0
     assert (tmp_path / "gt.ndjson").read_bytes() == b""
     assert sorted(p.name for p in tmp_path.iterdir()) == ["gt.json", "gt.ndjson", "ws"]
+
+
+def test_cli_results_without_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["export", "coco", str(tmp_path / "r.json"), "--results", "-w", str(tmp_path / "ws")])
+    assert info.value.code == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: ")
+    assert "run" in err
+    assert err.count("\n") == 1
+    assert not (tmp_path / "r.json").exists()
