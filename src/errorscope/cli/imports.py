@@ -49,7 +49,8 @@ def _images_option(func: F) -> F:
         "--images",
         "images_dir",
         type=_existing_dir,
-        help="Directory holding the image files (stored as each row's path).",
+        help="Directory holding the image files: stored as each row's path, and where "
+        "YOLO reads image sizes.",
     )(func)
 
 
