@@ -25,6 +25,7 @@ def workspace_option(func: F) -> F:
         "--workspace",
         type=click.Path(file_okay=False, path_type=Path),
         envvar=ENV_WORKSPACE,
+        metavar="PATH",
         default=DEFAULT_WORKSPACE,
         show_default=True,
         show_envvar=True,
@@ -77,6 +78,7 @@ def _register_subcommands() -> None:
     cli.add_command(imports.import_group)
     cli.add_command(exports.export_group)
     cli.add_command(runs.split)
+    cli.add_command(runs.run_group)
 
 
 _register_subcommands()

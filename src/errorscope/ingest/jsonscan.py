@@ -52,8 +52,9 @@ def _fail(path: Path, message: str, offset: int | None = None) -> InvalidInputEr
     return InvalidInputError(f"malformed JSON: {message}", path=path, line=line)
 
 
-_STRUCTURAL = np.zeros(256, dtype=bool)
-_STRUCTURAL[[ord(c) for c in '"\\{}[]']] = True
+#: ``bytes.translate`` table: structural bytes (quotes, backslashes, brackets) to 1, the
+#: rest to 0 — a C loop, several times faster than a numpy lookup.
+_STRUCTURAL = bytes(1 if chr(i) in '"\\{}[]' else 0 for i in range(256))
 
 
 def scan(path: Path) -> Scan:
@@ -80,7 +81,7 @@ def scan(path: Path) -> Scan:
         item_ends: list[npt.NDArray[np.int64]] = []
         while block := fh.read(BLOCK):
             b = np.frombuffer(block, dtype=np.uint8)
-            idx = np.flatnonzero(_STRUCTURAL[b]).astype(np.int64)
+            idx = np.flatnonzero(np.frombuffer(block.translate(_STRUCTURAL), dtype=bool))
             c = b[idx]
             pos = idx + offset
             backslash = c == ord("\\")
@@ -92,7 +93,12 @@ def scan(path: Path) -> Scan:
             if len(bs_pos):
                 last_bs = int(bs_pos[-1]) if bool(prev_bs[-1] != bs_pos[-1] - 1) else -10
             quote = c == ord('"')
-            escaped = np.isin(pos - 1, live_bs)
+            escaped = np.zeros(len(c), dtype=bool)
+            if len(live_bs):
+                after = np.searchsorted(pos, live_bs + 1)
+                hit = after < len(pos)
+                after = after[hit]
+                escaped[after[pos[after] == live_bs[hit] + 1]] = True
             if offset and idx.size and idx[0] == 0 and last_bs == offset - 1:
                 escaped[0] = True
             real_quote = quote & ~escaped
@@ -144,6 +150,9 @@ def load_value(sc: Scan, key: str) -> Any:
         raise _fail(sc.path, f"{exc.msg} in {key!r}", span[0] + exc.pos) from None
 
 
+_NO_NEWLINES = bytes(32 if i in (10, 13) else i for i in range(256))
+
+
 @dataclass
 class Batch:
     """Consecutive items of one array: their raw bytes (items separated by commas and
@@ -165,20 +174,22 @@ class Batch:
             raise _fail(path, exc.msg, offset + max(exc.pos - 1, 0)) from None
         return out
 
-    def as_ndjson(self) -> bytes:
+    def as_ndjson(self) -> bytearray:
         """The items one per line: raw newlines (only white space in JSON) become spaces
         and the comma after each item a newline."""
-        buf = bytearray(self.raw)
+        has_newlines = b"\n" in self.raw or b"\r" in self.raw
+        buf = bytearray(self.raw.translate(_NO_NEWLINES) if has_newlines else self.raw)
         arr = np.frombuffer(buf, dtype=np.uint8)
-        arr[(arr == 10) | (arr == 13)] = 32
-        commas = np.flatnonzero(arr == 44)
-        seps = commas[np.searchsorted(commas, self.ends[:-1])]
+        seps = self.ends[:-1]
+        if not (arr[seps] == 44).all():  # white space before some commas: find them
+            commas = np.flatnonzero(arr == 44)
+            seps = commas[np.searchsorted(commas, seps)]
         arr[seps] = 10
-        return bytes(buf)
+        return buf
 
 
 def iter_batches(
-    sc: Scan, key: str | None, *, batch_bytes: int = 1 << 27
+    sc: Scan, key: str | None, *, batch_bytes: int = 1 << 25
 ) -> Iterator[tuple[Batch, int]]:
     """Items of the array ``key`` (None: the root array) in batches of about
     ``batch_bytes``, in order, each with its byte offset in the file."""
@@ -202,10 +213,10 @@ def iter_batches(
             stop_i = min(max(stop_i, first + 1), len(ends))
             stop = int(ends[stop_i - 1])
             fh.seek(pos)
-            raw = fh.read(stop - pos)
-            stripped = raw.lstrip(b", \t\r\n")
-            start = pos + len(raw) - len(stripped)
-            yield Batch(stripped, ends[first:stop_i] - start, first), start
+            head = fh.read(min(256, stop - pos))
+            start = pos + len(head) - len(head.lstrip(b", \t\r\n"))
+            fh.seek(start)
+            yield Batch(fh.read(stop - start), ends[first:stop_i] - start, first), start
             pos = stop
             first = stop_i
         fh.seek(pos)

@@ -12,6 +12,7 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from errorscope.core.types import SPATIAL_KINDS, Kind, MediaType
 from errorscope.errors import InvalidInputError
@@ -197,60 +198,76 @@ def insert_annotations(
     if table.num_rows == 0:
         return 0
     target = "labels" if run_id is None else "predictions"
-    with _Registered(db, "_in_ann", _with_pos(table)):
-        db.con.execute(
-            """CREATE OR REPLACE TEMP TABLE _resolved AS
-               SELECT i.*, coalesce(di.id, dk.id) AS rid,
-                      coalesce(di.media_type, dk.media_type) AS media_type,
-                      coalesce(di.width, dk.width) AS img_w,
-                      coalesce(di.height, dk.height) AS img_h,
-                      length(coalesce(di.text, dk.text)) AS text_len
-               FROM _in_ann i
-               LEFT JOIN data_rows di ON di.id = i.row_id
-               LEFT JOIN data_rows dk ON dk.global_key = i.row_key"""
+    with _Registered(db, "_resolved", _resolve_rows(db, _with_pos(table))):
+        _check_resolved(db, source, target, run_id)
+        wanted = db.rows(
+            "SELECT class_name, first(kind ORDER BY line), min(line) FROM _resolved GROUP BY 1"
         )
-        try:
-            _check_resolved(db, source, target, run_id)
-            wanted = db.rows(
-                "SELECT class_name, first(kind ORDER BY line), min(line) FROM _resolved GROUP BY 1"
-            )
-            class_ids = ensure_classes(
-                db,
-                [(n, k, int(line)) for n, k, line in wanted],
-                create=create_classes,
-                source=source,
-            )
-            cmap = pa.table({"class_name": list(class_ids), "class_id": list(class_ids.values())})
-            with _Registered(db, "_class_map", cmap):
-                base = int(db.scalar(f"SELECT coalesce(max(id), 0) FROM {target}"))
-                cols = [c for c, _ in ANNOTATION_COLUMNS]
-                select = {c: f"r.{c}" for c in cols}
-                select["id"] = f"{base} + row_number() OVER (ORDER BY r.pos)"
-                select["data_row_id"] = "r.rid"
-                select["class_id"] = "m.class_id"
-                select["iscrowd"] = "coalesce(r.iscrowd, false)"
-                select["difficult"] = "coalesce(r.difficult, false)"
-                if run_id is not None:
-                    cols += ["run_id", "confidence", "custom_metrics"]
-                    select["run_id"] = str(int(run_id))
-                    select["confidence"] = "coalesce(r.confidence, 1.0)"
-                    select["custom_metrics"] = "r.custom_metrics"
-                db.con.execute(
-                    f"""INSERT INTO {target} ({", ".join(cols)})
-                        SELECT {", ".join(select[c] for c in cols)}
-                        FROM _resolved r JOIN _class_map m USING (class_name)
-                        ORDER BY r.pos"""
-                )
+        class_ids = ensure_classes(
+            db,
+            [(n, k, int(line)) for n, k, line in wanted],
+            create=create_classes,
+            source=source,
+        )
+        cmap = pa.table({"class_name": list(class_ids), "class_id": list(class_ids.values())})
+        with _Registered(db, "_class_map", cmap):
+            base = int(db.scalar(f"SELECT coalesce(max(id), 0) FROM {target}"))
+            cols = [c for c, _ in ANNOTATION_COLUMNS]
+            select = {c: f"r.{c}" for c in cols}
+            select["id"] = f"{base + 1} + r.pos"  # ids follow the input order
+            select["data_row_id"] = "r.rid"
+            select["class_id"] = "m.class_id"
+            select["iscrowd"] = "coalesce(r.iscrowd, false)"
+            select["difficult"] = "coalesce(r.difficult, false)"
             if run_id is not None:
-                db.con.execute(
-                    """INSERT INTO run_rows (run_id, data_row_id)
-                       SELECT DISTINCT ?, rid FROM _resolved
-                       WHERE rid NOT IN (SELECT data_row_id FROM run_rows WHERE run_id = ?)""",
-                    [run_id, run_id],
-                )
-        finally:
-            db.con.execute("DROP TABLE IF EXISTS _resolved")
+                cols += ["run_id", "confidence", "custom_metrics"]
+                select["run_id"] = str(int(run_id))
+                select["confidence"] = "coalesce(r.confidence, 1.0)"
+                select["custom_metrics"] = "r.custom_metrics"
+            db.con.execute(
+                f"""INSERT INTO {target} ({", ".join(cols)})
+                    SELECT {", ".join(select[c] for c in cols)}
+                    FROM _resolved r JOIN _class_map m USING (class_name)"""
+            )
+        if run_id is not None:
+            db.con.execute(
+                """INSERT INTO run_rows (run_id, data_row_id)
+                   SELECT DISTINCT ?, rid FROM _resolved
+                   WHERE rid NOT IN (SELECT data_row_id FROM run_rows WHERE run_id = ?)""",
+                [run_id, run_id],
+            )
     return int(table.num_rows)
+
+
+def _resolve_rows(db: Database, table: pa.Table) -> pa.Table:
+    """Append the referenced data row's ``rid``, ``media_type``, ``img_w``, ``img_h`` and
+    ``text_len`` (all null where the row is unknown).
+
+    Only the rows the annotations name are read from the store; the lookup itself is a
+    hash probe in Arrow, so the annotations are never copied into the database twice.
+    """
+    keys = pc.unique(table.column("row_key")).drop_null()
+    ids = pc.unique(table.column("row_id")).drop_null()
+    sql = """SELECT id, global_key, media_type, width AS img_w, height AS img_h,
+                    length(text) AS text_len FROM data_rows WHERE {col} IN (SELECT v FROM {name})"""
+    with _Registered(db, "_want_keys", pa.table({"v": keys})):
+        by_key = db.arrow(sql.format(col="global_key", name="_want_keys"))
+    with _Registered(db, "_want_ids", pa.table({"v": ids})):
+        by_id = db.arrow(sql.format(col="id", name="_want_ids"))
+    found = pa.concat_tables([by_id, by_key])
+    at = pc.coalesce(
+        pc.index_in(table.column("row_id"), value_set=found.column("id")),
+        pc.index_in(table.column("row_key"), value_set=found.column("global_key")),
+    )
+    for out, col in [
+        ("rid", "id"),
+        ("media_type", "media_type"),
+        ("img_w", "img_w"),
+        ("img_h", "img_h"),
+        ("text_len", "text_len"),
+    ]:
+        table = table.append_column(out, pc.take(found.column(col), at))
+    return table
 
 
 def _check_resolved(db: Database, source: str, target: str, run_id: int | None) -> None:
@@ -298,6 +315,18 @@ def _check_resolved(db: Database, source: str, target: str, run_id: int | None) 
         "mask",
         lambda r: f"mask is {r['rle_w']}x{r['rle_h']} but the image is {r['img_w']}x{r['img_h']}",
     )
+    dup = _first(
+        db,
+        """SELECT uuid, min(line), max(line) FROM _resolved WHERE uuid IS NOT NULL
+           GROUP BY uuid HAVING count(*) > 1 ORDER BY 2""",
+    )
+    if dup is not None:
+        raise InvalidInputError(
+            f"duplicate uuid {dup[0]!r} (also on line {dup[2]})",
+            path=source,
+            line=dup[1],
+            field="uuid",
+        )
     scope = "" if run_id is None else f"AND t.run_id = {int(run_id)}"
     fail(
         f"uuid IS NOT NULL AND uuid IN (SELECT t.uuid FROM {target} t WHERE t.uuid IS NOT NULL "
