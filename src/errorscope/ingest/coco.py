@@ -408,10 +408,17 @@ def parse_coco(path: Path, *, images_dir: Path | None = None, scored: bool = Fal
     if scored:
         return Parsed(str(path), table, json_array="annotations")
     imgs = list(look.images.values())
+    # data rows are created in image-id order, so that ordering rows by errorscope id
+    # orders them as pycocotools orders image ids (its tie-breaks between equal scores
+    # depend on it); ``line`` keeps each image's position in the file for errors
+    order = np.arange(len(imgs))
+    if pa.types.is_integer(look.image_ids.type):
+        order = np.argsort(look.image_ids.to_numpy(), kind="stable")
+    imgs = [imgs[i] for i in order]
     rows = rows_table(
         {
-            "line": np.arange(1, len(imgs) + 1, dtype=np.int64),
-            "global_key": look.image_keys,
+            "line": order.astype(np.int64) + 1,
+            "global_key": look.image_keys.take(pa.array(order)),
             "media_type": [str(MediaType.IMAGE)] * len(imgs),
             "uri": [
                 str(images_dir / im["file_name"]) if images_dir else str(im["file_name"])
