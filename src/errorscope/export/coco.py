@@ -17,10 +17,7 @@ to a skeleton), so those annotations are skipped; the writers return how many th
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +28,7 @@ import pyarrow.compute as pc
 from pycocotools import mask as mask_utils
 
 from errorscope.core.geometry import FloatArray, polygon_area, rle_from_polygons
+from errorscope.core.perf import no_gc
 from errorscope.core.types import SPATIAL_KINDS, Kind, MediaType
 
 __all__ = ["COCO_KINDS", "annotation_ids", "coco_document", "coco_results", "write_json"]
@@ -45,18 +43,6 @@ _DECIMALS = 10
 
 def _coco_annotations(annotations: pa.Table) -> pa.Table:
     return annotations.filter(pc.is_in(annotations.column("kind"), pa.array(COCO_KINDS)))
-
-
-@contextlib.contextmanager
-def _no_gc() -> Iterator[None]:
-    """Pause the cyclic GC while building many acyclic dicts and lists (2-3x faster)."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _col(table: pa.Table, name: str) -> list[Any]:
@@ -173,7 +159,7 @@ def coco_document(
     ]
     boxes = _xywh(table)
     areas = _areas(table, boxes)
-    with _no_gc():
+    with no_gc():
         row_ids = _col(table, "data_row_id")
         images = _images(rows, set(row_ids) if scored else None)
         columns = zip(
@@ -235,7 +221,7 @@ def coco_results(annotations: pa.Table, rows: pa.Table, classes: pa.Table) -> li
         k == Kind.MASK or (k == Kind.POLYGON and None not in sizes.get(r, (None, None)))
         for k, r in zip(kinds, row_ids, strict=True)
     )
-    with _no_gc():
+    with no_gc():
         columns = zip(
             row_ids,
             _category_ids(table, classes),

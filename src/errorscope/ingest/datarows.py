@@ -44,6 +44,7 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from errorscope.core.perf import no_gc
 from errorscope.core.types import METADATA_SCHEMA, MediaType, MetadataType
 from errorscope.errors import InvalidInputError
 from errorscope.ingest.common import Parsed, annotations_table, rows_table
@@ -52,7 +53,6 @@ from errorscope.ingest.lines import (
     arrays,
     bad_line,
     loads_line,
-    no_gc,
     number,
     read_json_chunks,
     valid,

@@ -48,6 +48,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from errorscope.core.geometry import encode_mask, rle_area, rle_bbox, uncompressed_to_rle
+from errorscope.core.perf import no_gc
 from errorscope.core.types import ANNOTATION_SCHEMA, Kind
 from errorscope.errors import InvalidInputError
 from errorscope.ingest.common import Parsed, annotations_table
@@ -56,7 +57,6 @@ from errorscope.ingest.lines import (
     arrays,
     bad_line,
     loads_line,
-    no_gc,
     number,
     read_json_chunks,
     valid,
