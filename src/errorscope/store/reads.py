@@ -6,6 +6,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from errorscope.store.catalog import split_counts
 from errorscope.store.database import Database
 from errorscope.store.schema import ANNOTATION_COLUMNS
 
@@ -28,12 +29,7 @@ def counts(db: Database) -> dict[str, Any]:
         """SELECT r.id, r.name, m.name, r.status FROM runs r JOIN models m ON m.id = r.model_id
            ORDER BY r.id"""
     ):
-        splits = dict(
-            db.rows(
-                "SELECT split, count(*) FROM run_rows WHERE run_id = ? GROUP BY 1 ORDER BY 1",
-                [run_id],
-            )
-        )
+        splits = split_counts(db, run_id)
         runs.append(
             {
                 "name": name,
