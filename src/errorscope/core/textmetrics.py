@@ -139,44 +139,81 @@ def _greedy(gi: IntArray, pi: IntArray, gold_match: IntArray, pred_match: IntArr
 
 
 def _type_codes(gold: Spans, pred: Spans) -> tuple[list[str], IntArray, IntArray]:
-    """Sorted union of the types, and each span's index into it."""
-    both = np.concatenate([gold.type, pred.type]).astype(str)
-    names, inverse = np.unique(both, return_inverse=True)
-    inverse = inverse.astype(np.int64).reshape(-1)
-    return [str(t) for t in names], inverse[: len(gold)], inverse[len(gold) :]
+    """Sorted union of the types, and each span's index into it (Arrow dictionary-encodes)."""
+    both = pa.array(np.concatenate([gold.type, pred.type]), type=pa.string())
+    encoded = both.dictionary_encode()
+    names = np.asarray(encoded.dictionary.to_pylist(), dtype=object)
+    by_name = np.argsort(names.astype(str), kind="stable")
+    rank = np.empty(len(names), dtype=np.int64)
+    rank[by_name] = np.arange(len(names), dtype=np.int64)
+    codes = encoded.indices.to_numpy(zero_copy_only=False)
+    if encoded.indices.null_count:
+        raise ValueError("span types must not be null")
+    inverse = rank[codes.astype(np.int64)]
+    return [str(t) for t in names[by_name]], inverse[: len(gold)], inverse[len(gold) :]
+
+
+def _sort_keys(cols: list[IntArray]) -> tuple[IntArray, npt.NDArray[np.bool_]]:
+    """Stable order sorting the rows of equal-length int columns, and where keys change.
+
+    Packs the columns into one int64 when their ranges allow it (one sort), else lexsorts.
+    ``change[i]`` is True when sorted row ``i + 1`` differs from sorted row ``i``.
+    """
+    n = len(cols[0])
+    packed: IntArray | None = np.zeros(n, dtype=np.int64)
+    size = 1
+    for c in cols:
+        lo = int(c.min())
+        width = int(c.max()) - lo + 1
+        size *= width
+        if packed is None or size >= 2**62:
+            packed = None
+            break
+        packed = packed * width + (c - lo)
+    if packed is not None:
+        order = np.argsort(packed, kind="stable").astype(np.int64)
+        s = packed[order]
+        return order, s[1:] != s[:-1]
+    order = np.lexsort(cols[::-1]).astype(np.int64)
+    change = np.zeros(n - 1, dtype=bool)
+    for c in cols:
+        cs = c[order]
+        change |= cs[1:] != cs[:-1]
+    return order, change
 
 
 def _exact_match(
     gold: Spans, pred: Spans, gtype: IntArray, ptype: IntArray
 ) -> tuple[IntArray, IntArray]:
-    """One-to-one exact (row, start, end, type) matching: k-th copy pairs with k-th copy."""
+    """One-to-one exact (row, start, end, type) matching: k-th copy pairs with k-th copy.
+
+    One stable sort of gold and predictions together: within a key the gold copies come
+    first (in index order), then the predicted copies.
+    """
     ng, npred = len(gold), len(pred)
     gold_match = np.full(ng, -1, dtype=np.int64)
     pred_match = np.full(npred, -1, dtype=np.int64)
     if ng == 0 or npred == 0:
         return gold_match, pred_match
-    keys = np.stack(
+    n = ng + npred
+    order, change = _sort_keys(
         [
             np.concatenate([gold.row, pred.row]),
             np.concatenate([gold.start, pred.start]),
             np.concatenate([gold.end, pred.end]),
             np.concatenate([gtype, ptype]),
-        ],
-        axis=1,
+        ]
     )
-    _, key = np.unique(keys, axis=0, return_inverse=True)
-    key = key.astype(np.int64).reshape(-1)
-    m = max(ng, npred) + 1
-
-    def coded(k: IntArray) -> IntArray:
-        order = np.argsort(k, kind="stable")
-        sk = k[order]
-        first = np.searchsorted(sk, sk, side="left")
-        rank = np.empty(len(k), dtype=np.int64)
-        rank[order] = np.arange(len(k), dtype=np.int64) - first
-        return k * m + rank
-
-    _, gi, pi = np.intersect1d(coded(key[:ng]), coded(key[ng:]), return_indices=True)
+    first = np.concatenate([[True], change])
+    group = np.cumsum(first) - 1
+    starts = np.flatnonzero(first)
+    is_gold = order < ng
+    n_gold = np.bincount(group[is_gold], minlength=len(starts))
+    n_pairs = np.minimum(n_gold, np.diff(np.append(starts, n)) - n_gold)
+    pos = np.arange(n, dtype=np.int64) - starts[group]
+    sel = np.flatnonzero(is_gold & (pos < n_pairs[group]))
+    gi = order[sel]
+    pi = order[starts[group[sel]] + n_gold[group[sel]] + pos[sel]] - ng
     gold_match[gi] = pi
     pred_match[pi] = gi
     return gold_match, pred_match
