@@ -7,18 +7,26 @@ import warnings
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from sklearn.datasets import load_digits
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
+from sklearn.metrics import (
+    accuracy_score,
+    confusion_matrix,
+    jaccard_score,
+    precision_recall_fscore_support,
+)
 from sklearn.model_selection import train_test_split
+from sklearn.multiclass import OneVsRestClassifier
 from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
+from sklearn.preprocessing import MultiLabelBinarizer, StandardScaler
 
 from errorscope.core.classmetrics import (
+    ChecklistScores,
     ClassificationScores,
     checklist_iou,
+    checklist_scores,
     classification_scores,
     radio_iou,
 )
@@ -102,6 +110,10 @@ def test_labels_missing_on_one_side_and_explicit_order() -> None:
     assert ordered.macro["precision"] == pytest.approx(p)
     with pytest.raises(ValueError, match="fox"):
         classification_scores(y_true, y_pred, labels=["dog", "cat", "bird"])
+    # Non-string labels are compared as their str(); None becomes "None".
+    assert classification_scores([1, 2, 10], [2, 2, 10]).labels == ["1", "10", "2"]
+    mixed = classification_scores(["a", None, 3], ["a", "None", "3"])
+    assert (mixed.labels, mixed.accuracy) == (["3", "None", "a"], 1.0)
     with pytest.raises(ValueError, match="5 labels"):
         classification_scores(y_true, y_pred[:4])
 
@@ -111,6 +123,10 @@ def test_empty_input() -> None:
     assert scores.labels == []
     assert scores.accuracy == 0.0
     assert scores.confusion_matrix.shape == (0, 0)
+    multi = checklist_scores([], [])
+    assert (multi.options, multi.subset_accuracy, multi.jaccard) == ([], 0.0, 0.0)
+    with pytest.raises(ValueError, match="y_pred has 1"):
+        checklist_scores([["a"], []], [["a"]])
 
 
 def test_radio_and_checklist_iou_by_hand() -> None:
@@ -161,3 +177,66 @@ def test_checklist_iou_is_jaccard(pairs: list[tuple[list[str], list[str]]]) -> N
     expected = [len(set(x) & set(y)) / len(set(x) | set(y)) if x or y else 1.0 for x, y in pairs]
     assert ab.tolist() == pytest.approx(expected)
     np.testing.assert_array_equal(checklist_iou(a, a), np.ones(len(a)))
+
+
+def _assert_checklist_equals_sklearn(
+    ours: ChecklistScores, y_true: list[list[str]], y_pred: list[list[str]]
+) -> None:
+    binarizer = MultiLabelBinarizer(classes=ours.options)
+    t, p = binarizer.fit_transform(y_true), binarizer.transform(y_pred)
+    assert ours.options == sorted({o for x in y_true + y_pred for o in x})
+    assert ours.subset_accuracy == pytest.approx(accuracy_score(t, p), abs=1e-12)
+    assert ours.jaccard == pytest.approx(
+        jaccard_score(t, p, average="samples", zero_division=1.0), abs=1e-12
+    )
+    pr, rc, f, s = precision_recall_fscore_support(t, p, average=None, zero_division=0)
+    np.testing.assert_allclose(ours.precision, pr, atol=1e-12)
+    np.testing.assert_allclose(ours.recall, rc, atol=1e-12)
+    np.testing.assert_allclose(ours.f1, f, atol=1e-12)
+    np.testing.assert_array_equal(ours.support, s)
+    for name, avg in (("micro", ours.micro), ("macro", ours.macro), ("weighted", ours.weighted)):
+        pr, rc, f, _ = precision_recall_fscore_support(t, p, average=name, zero_division=0)
+        assert (avg["precision"], avg["recall"], avg["f1"]) == pytest.approx((pr, rc, f), abs=1e-12)
+
+
+def test_digits_checklist_equals_sklearn() -> None:
+    # A checklist per image: which of "even", "prime", "round" (0, 6, 8, 9) the digit is.
+    digits = load_digits()
+    attrs = {
+        "even": np.isin(digits.target, [0, 2, 4, 6, 8]),
+        "prime": np.isin(digits.target, [2, 3, 5, 7]),
+        "round": np.isin(digits.target, [0, 6, 8, 9]),
+    }
+    names = list(attrs)
+    y = np.stack([attrs[a] for a in names], axis=1).astype(int)
+    x_train, x_test, y_train, y_test = train_test_split(
+        digits.data, y, test_size=0.3, random_state=0
+    )
+    model = OneVsRestClassifier(make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000)))
+    model.fit(x_train, y_train)
+    predicted = model.predict(x_test)
+
+    def as_lists(m: np.ndarray) -> list[list[str]]:
+        return [[names[j] for j in np.flatnonzero(row)] for row in m]
+
+    y_true, y_pred = as_lists(y_test), as_lists(predicted)
+    assert [] in y_true  # digits 1 and 4 tick nothing
+    scores = checklist_scores(y_true, y_pred)
+    _assert_checklist_equals_sklearn(scores, y_true, y_pred)
+    assert 0.5 < scores.subset_accuracy < 1.0
+    for name, row in scores.per_option().items():
+        j = names.index(name)
+        assert row["support"] == int(y_test[:, j].sum())
+        assert row["tp"] == int((y_test[:, j] & predicted[:, j]).sum())
+        assert row["fp"] == int(((1 - y_test[:, j]) & predicted[:, j]).sum())
+
+
+@settings(deadline=None, max_examples=150)
+@given(st.lists(st.tuples(_options, _options), min_size=1, max_size=30))
+def test_checklist_scores_equal_sklearn(pairs: list[tuple[list[str], list[str]]]) -> None:
+    y_true, y_pred = [x for x, _ in pairs], [y for _, y in pairs]
+    # sklearn reads fewer than two indicator columns as binary/empty, not multi-label.
+    assume(len({o for x in y_true + y_pred for o in x}) >= 2)
+    scores = checklist_scores(y_true, y_pred)
+    _assert_checklist_equals_sklearn(scores, y_true, y_pred)
+    assert int(scores.tp.sum()) <= min(int(scores.support.sum()), int(scores.n_pred.sum()))

@@ -1,9 +1,12 @@
 """Classification metrics (radio / checklist answers): agreement, accuracy, P/R/F1, confusion.
 
-The scores equal scikit-learn's ``accuracy_score``, ``precision_recall_fscore_support``
-(``average=None/"micro"/"macro"/"weighted"``, ``zero_division=0``) and ``confusion_matrix``
-for single-label multiclass inputs; everything is computed with ``np.unique`` and
-``np.bincount`` (no per-sample Python).
+Radio (single-label): :func:`classification_scores` equals scikit-learn's ``accuracy_score``,
+``precision_recall_fscore_support`` (``average=None/"micro"/"macro"/"weighted"``,
+``zero_division=0``) and ``confusion_matrix``. Checklist (multi-label):
+:func:`checklist_scores` equals the same functions on ``MultiLabelBinarizer`` indicator
+matrices, with ``jaccard`` = the mean of :func:`checklist_iou`. Labels are dictionary-encoded
+with Arrow, then everything is sorts, ``np.intersect1d`` and ``np.bincount`` on
+integer codes (no per-sample Python loops).
 """
 
 from __future__ import annotations
@@ -13,10 +16,13 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
+import pyarrow as pa
 
 __all__ = [
+    "ChecklistScores",
     "ClassificationScores",
     "checklist_iou",
+    "checklist_scores",
     "classification_scores",
     "radio_iou",
 ]
@@ -38,26 +44,56 @@ def radio_iou(a: Sequence[str | None], b: Sequence[str | None]) -> FloatArray:
     return same.astype(np.float64)
 
 
-def _pair_codes(answers: Sequence[Sequence[str]], names: dict[str, int]) -> IntArray:
-    """Unique ``pair_index * n_names + option_code`` for every (pair, selected option)."""
-    lengths = np.fromiter((len(x) for x in answers), dtype=np.int64, count=len(answers))
-    flat = [names[o] for opts in answers for o in opts]
-    pair = np.repeat(np.arange(len(answers), dtype=np.int64), lengths)
-    return np.unique(pair * max(len(names), 1) + np.asarray(flat, dtype=np.int64))
+def _encode(values: Sequence[object] | pa.Array) -> tuple[list[str], IntArray]:
+    """Sorted distinct values as ``str`` (``None`` -> ``"None"``) and each value's index."""
+    if not isinstance(values, pa.Array):
+        try:
+            values = pa.array(values)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            values = pa.array([str(v) for v in values], type=pa.string())
+    if not pa.types.is_string(values.type):
+        values = values.cast(pa.string())
+    encoded = values.fill_null("None").dictionary_encode()
+    names: list[str] = encoded.dictionary.to_pylist()
+    by_name = sorted(range(len(names)), key=names.__getitem__)
+    rank = np.empty(len(names), dtype=np.int64)
+    rank[by_name] = np.arange(len(names), dtype=np.int64)
+    codes = rank[encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)]
+    return [names[i] for i in by_name], codes
+
+
+def _sorted_unique(x: IntArray) -> IntArray:
+    """``np.unique`` for int64 by one sort (numpy's hash-based unique is slower here)."""
+    x = np.sort(x)
+    return x[np.concatenate([[True], x[1:] != x[:-1]])] if len(x) else x
+
+
+def _options(
+    a: Sequence[Sequence[str]], b: Sequence[Sequence[str]]
+) -> tuple[list[str], IntArray, IntArray]:
+    """Sorted option names and, per side, unique ``sample * k + option`` codes."""
+    la = pa.array(list(a), type=pa.list_(pa.string()))
+    lb = pa.array(list(b), type=pa.list_(pa.string()))
+    fa, fb = la.flatten(), lb.flatten()
+    names, codes = _encode(pa.concat_arrays([fa, fb]))
+    split = len(fa)
+    k = max(len(names), 1)
+    pa_ = la.value_parent_indices().to_numpy().astype(np.int64)
+    pb = lb.value_parent_indices().to_numpy().astype(np.int64)
+    return names, _sorted_unique(pa_ * k + codes[:split]), _sorted_unique(pb * k + codes[split:])
 
 
 def checklist_iou(a: Sequence[Sequence[str]], b: Sequence[Sequence[str]]) -> FloatArray:
     """Element-wise Jaccard index of two checklist answers (sets of option names).
 
-    ``a`` and ``b``: ``n`` answer lists each (duplicates inside a list are ignored).
-    Result in ``[0, 1]``: ``|a & b| / |a | b|``; 1 = same options, 0 = disjoint (bad); two
-    empty answers agree (1.0).
+    ``a`` and ``b``: ``n`` answer lists each (duplicates inside a list are ignored; ``None``
+    = empty). Result in ``[0, 1]``: ``|a & b| / |a | b|``; 1 = same options, 0 = disjoint
+    (bad); two empty answers agree (1.0).
     """
     n = len(a)
     if n != len(b):
         raise ValueError(f"checklist_iou needs equal lengths, got {n} and {len(b)}")
-    names = {o: i for i, o in enumerate(sorted({o for x in (*a, *b) for o in x}))}
-    ca, cb = _pair_codes(a, names), _pair_codes(b, names)
+    names, ca, cb = _options(a, b)
     k = max(len(names), 1)
     inter = np.bincount(np.intersect1d(ca, cb, assume_unique=True) // k, minlength=n)
     union = np.bincount(ca // k, minlength=n) + np.bincount(cb // k, minlength=n) - inter
@@ -140,19 +176,17 @@ def classification_scores(
     n = len(y_true)
     if n != len(y_pred):
         raise ValueError(f"y_true has {n} labels but y_pred has {len(y_pred)}")
-    both = np.asarray([*y_true, *y_pred], dtype=object).astype(str)
-    uniq, inverse = np.unique(both, return_inverse=True)
-    inverse = inverse.astype(np.int64).reshape(-1)
+    uniq, inverse = _encode([*y_true, *y_pred])
     if labels is None:
-        names = [str(x) for x in uniq]
+        names = uniq
         code = inverse
     else:
         names = [str(x) for x in labels]
         position = {name: i for i, name in enumerate(names)}
-        missing = [str(u) for u in uniq if str(u) not in position]
+        missing = [u for u in uniq if u not in position]
         if missing:
             raise ValueError(f"labels lacks {missing}")
-        code = np.asarray([position[str(u)] for u in uniq], dtype=np.int64)[inverse]
+        code = np.asarray([position[u] for u in uniq], dtype=np.int64)[inverse]
     k = len(names)
     t, p = code[:n], code[n:]
     cm = np.bincount(t * k + p, minlength=k * k).astype(np.int64).reshape(k, k)
@@ -183,6 +217,104 @@ def classification_scores(
         n_pred=n_pred,
         tp=tp,
         confusion_matrix=cm,
+        micro={"precision": float(mp[0]), "recall": float(mr[0]), "f1": float(mf[0])},
+        macro={
+            "precision": float(precision.mean()) if k else 0.0,
+            "recall": float(recall.mean()) if k else 0.0,
+            "f1": float(f1.mean()) if k else 0.0,
+        },
+        weighted={"precision": weighted(precision), "recall": weighted(recall), "f1": weighted(f1)},
+    )
+
+
+@dataclass(frozen=True)
+class ChecklistScores:
+    """Multi-label scores of ``n`` predicted option sets against ``n`` true option sets.
+
+    Per-option arrays are aligned with ``options`` (sorted union of all selected options).
+    ``subset_accuracy``: share of samples whose option set is exactly right; ``jaccard``: mean
+    per-sample Jaccard index (two empty sets count 1). All values lie in ``[0, 1]``, higher
+    is better; a zero denominator gives 0.
+    """
+
+    options: list[str]
+    subset_accuracy: float
+    jaccard: float
+    precision: FloatArray
+    recall: FloatArray
+    f1: FloatArray
+    support: IntArray  # samples where the option is truly selected
+    n_pred: IntArray  # samples where the option is predicted
+    tp: IntArray
+    micro: dict[str, float]
+    macro: dict[str, float]
+    weighted: dict[str, float]
+
+    def per_option(self) -> dict[str, dict[str, float]]:
+        """``option -> {precision, recall, f1, tp, fp, fn, support}`` (JSON-ready)."""
+        return {
+            name: {
+                "precision": float(self.precision[i]),
+                "recall": float(self.recall[i]),
+                "f1": float(self.f1[i]),
+                "tp": int(self.tp[i]),
+                "fp": int(self.n_pred[i] - self.tp[i]),
+                "fn": int(self.support[i] - self.tp[i]),
+                "support": int(self.support[i]),
+            }
+            for i, name in enumerate(self.options)
+        }
+
+
+def checklist_scores(
+    y_true: Sequence[Sequence[str]], y_pred: Sequence[Sequence[str]]
+) -> ChecklistScores:
+    """Per-option and averaged P/R/F1, subset accuracy and mean Jaccard of checklist answers.
+
+    ``y_true``, ``y_pred``: ``n`` option lists each (duplicates inside a list are ignored).
+    Equal to scikit-learn on ``MultiLabelBinarizer`` indicator matrices: ``micro`` pools all
+    (sample, option) decisions, ``macro`` averages over ``options``, ``weighted`` weights by
+    support. Low recall of an option = it is missed; low precision = it is ticked wrongly.
+    """
+    n = len(y_true)
+    if n != len(y_pred):
+        raise ValueError(f"y_true has {n} answers but y_pred has {len(y_pred)}")
+    options, ct, cp = _options(y_true, y_pred)
+    k = len(options)
+    kk = max(k, 1)
+    both = np.intersect1d(ct, cp, assume_unique=True)
+    tp = np.bincount(both % kk, minlength=k).astype(np.int64)
+    support = np.bincount(ct % kk, minlength=k).astype(np.int64)
+    n_pred = np.bincount(cp % kk, minlength=k).astype(np.int64)
+    inter = np.bincount(both // kk, minlength=n)
+    n_t, n_p = np.bincount(ct // kk, minlength=n), np.bincount(cp // kk, minlength=n)
+    exact = (inter == n_t) & (inter == n_p)
+    union = n_t + n_p - inter
+    jaccard = np.ones(n, dtype=np.float64)
+    np.divide(inter, union, out=jaccard, where=union > 0)
+    precision, recall, f1 = _prf(
+        tp.astype(np.float64), support.astype(np.float64), n_pred.astype(np.float64)
+    )
+    mp, mr, mf = _prf(
+        np.asarray([tp.sum()], dtype=np.float64),
+        np.asarray([support.sum()], dtype=np.float64),
+        np.asarray([n_pred.sum()], dtype=np.float64),
+    )
+    total = float(support.sum())
+
+    def weighted(v: FloatArray) -> float:
+        return float((v * support).sum() / total) if total > 0 else 0.0
+
+    return ChecklistScores(
+        options=options,
+        subset_accuracy=float(exact.mean()) if n else 0.0,
+        jaccard=float(jaccard.mean()) if n else 0.0,
+        precision=precision,
+        recall=recall,
+        f1=f1,
+        support=support,
+        n_pred=n_pred,
+        tp=tp,
         micro={"precision": float(mp[0]), "recall": float(mr[0]), "f1": float(mf[0])},
         macro={
             "precision": float(precision.mean()) if k else 0.0,
