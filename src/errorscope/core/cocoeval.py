@@ -34,11 +34,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-import numba
 import numpy as np
 from numpy.typing import NDArray
 
-from errorscope.core.iou import _coco_box_iou_into
+from errorscope.core.cocokernels import accumulate, box_ious, counting_sort, match
 
 __all__ = [
     "AREA_RANGES",
@@ -78,8 +77,6 @@ STAT_NAMES = (
     "ARm",
     "ARl",
 )
-
-_FP, _TP, _IGNORED = 0, 1, 2
 
 
 @dataclass
@@ -171,186 +168,19 @@ def _mean_valid(s: NDArray[np.float64], *, axes: tuple[int, ...]) -> NDArray[np.
     return out
 
 
-# --------------------------------------------------------------------------- kernels
-
-
-@numba.njit(cache=True)
-def _box_ious(
-    dt_boxes: NDArray[np.float64],
-    gt_boxes: NDArray[np.float64],
-    gt_crowd: NDArray[np.bool_],
-    d_start: NDArray[np.int64],
-    d_end: NDArray[np.int64],
-    g_start: NDArray[np.int64],
-    g_end: NDArray[np.int64],
-    off: NDArray[np.int64],
-    out: NDArray[np.float64],
-) -> None:  # pragma: no cover - compiled
-    for k in range(len(d_start)):
-        nd = d_end[k] - d_start[k]
-        ng = g_end[k] - g_start[k]
-        if nd == 0 or ng == 0:
-            continue
-        block = out[off[k] : off[k] + nd * ng].reshape((nd, ng))
-        _coco_box_iou_into(
-            dt_boxes[d_start[k] : d_end[k]],
-            gt_boxes[g_start[k] : g_end[k]],
-            gt_crowd[g_start[k] : g_end[k]],
-            block,
-        )
-
-
-@numba.njit(cache=True)
-def _match(
-    ious: NDArray[np.float64],
-    off: NDArray[np.int64],
-    d_start: NDArray[np.int64],
-    d_end: NDArray[np.int64],
-    g_start: NDArray[np.int64],
-    g_end: NDArray[np.int64],
-    gt_area: NDArray[np.float64],
-    gt_crowd: NDArray[np.bool_],
-    dt_area: NDArray[np.float64],
-    area_rng: NDArray[np.float64],
-    thrs: NDArray[np.float64],
-    state: NDArray[np.uint8],
-    dt_match: NDArray[np.int64],
-    dt_iou: NDArray[np.float64],
-    gt_match: NDArray[np.int64],
-) -> None:  # pragma: no cover - compiled
-    """pycocotools' evaluateImg for every group (image, class) and area range.
-
-    Positions are into the group-sorted arrays. ``state[a, t, d]``: 0 FP, 1 TP,
-    2 ignored. ``dt_match``/``dt_iou``/``gt_match`` are filled for area range 0.
-    """
-    n_area = area_rng.shape[0]
-    n_thr = len(thrs)
-    max_g = 0
-    for k in range(len(g_start)):
-        max_g = max(max_g, g_end[k] - g_start[k])
-    order = np.empty(max_g, dtype=np.int64)
-    ig = np.empty(max_g, dtype=np.bool_)
-    taken = np.empty(max_g, dtype=np.int64)
-    for k in range(len(d_start)):
-        ds, nd = d_start[k], d_end[k] - d_start[k]
-        gs, ng = g_start[k], g_end[k] - g_start[k]
-        if nd == 0:
-            continue
-        base = off[k]
-        for a in range(n_area):
-            lo, hi = area_rng[a, 0], area_rng[a, 1]
-            # ground truth: regular first, then ignored, each in given order
-            n_reg = 0
-            for j in range(ng):
-                ar = gt_area[gs + j]
-                ig[j] = gt_crowd[gs + j] or ar < lo or ar > hi
-                if not ig[j]:
-                    order[n_reg] = j
-                    n_reg += 1
-            pos = n_reg
-            for j in range(ng):
-                if ig[j]:
-                    order[pos] = j
-                    pos += 1
-            for t in range(n_thr):
-                for j in range(ng):
-                    taken[j] = -1
-                for d in range(nd):
-                    best = min(thrs[t], 1 - 1e-10)
-                    m = -1
-                    for gi in range(ng):
-                        j = order[gi]
-                        if taken[j] >= 0 and not gt_crowd[gs + j]:
-                            continue
-                        if m > -1 and not ig[m] and ig[j]:
-                            break
-                        v = ious[base + d * ng + j]
-                        if v < best:
-                            continue
-                        best = v
-                        m = j
-                    if m == -1:
-                        ar = dt_area[ds + d]
-                        state[a, t, ds + d] = _IGNORED if (ar < lo or ar > hi) else _FP
-                        continue
-                    taken[m] = d
-                    state[a, t, ds + d] = _IGNORED if ig[m] else _TP
-                    if a == 0:
-                        dt_match[t, ds + d] = gs + m
-                        dt_iou[t, ds + d] = best
-                        gt_match[t, gs + m] = ds + d
-
-
-@numba.njit(cache=True)
-def _accumulate(
-    state: NDArray[np.uint8],
-    acc: NDArray[np.int64],
-    cls_start: NDArray[np.int64],
-    rank: NDArray[np.int64],
-    score: NDArray[np.float64],
-    npig: NDArray[np.int64],
-    max_dets: NDArray[np.int64],
-    rec_thrs: NDArray[np.float64],
-    precision: NDArray[np.float64],
-    recall: NDArray[np.float64],
-    scores: NDArray[np.float64],
-) -> None:  # pragma: no cover - compiled
-    """pycocotools' accumulate: ``acc`` lists group-sorted detection positions by class,
-    then descending score, image, given order; ``cls_start`` has K + 1 bounds."""
-    n_thr, n_area = state.shape[1], state.shape[0]
-    n_cls = len(cls_start) - 1
-    n_rec = len(rec_thrs)
-    longest = 0
-    for k in range(n_cls):
-        longest = max(longest, cls_start[k + 1] - cls_start[k])
-    sel = np.empty(longest, dtype=np.int64)
-    rc = np.empty(longest, dtype=np.float64)
-    pr = np.empty(longest, dtype=np.float64)
-    eps = np.finfo(np.float64).eps
-    for k in range(n_cls):
-        for a in range(n_area):
-            if npig[k, a] == 0:
-                continue
-            for mi in range(len(max_dets)):
-                nd = 0
-                for i in range(cls_start[k], cls_start[k + 1]):
-                    p = acc[i]
-                    if rank[p] < max_dets[mi]:
-                        sel[nd] = p
-                        nd += 1
-                for t in range(n_thr):
-                    tp = 0
-                    fp = 0
-                    for i in range(nd):
-                        s = state[a, t, sel[i]]
-                        if s == _TP:
-                            tp += 1
-                        elif s == _FP:
-                            fp += 1
-                        rc[i] = tp / npig[k, a]
-                        pr[i] = tp / (fp + tp + eps)
-                    recall[t, k, a, mi] = rc[nd - 1] if nd else 0.0
-                    for i in range(nd - 1, 0, -1):
-                        if pr[i] > pr[i - 1]:
-                            pr[i - 1] = pr[i]
-                    p = 0
-                    for r in range(n_rec):
-                        while p < nd and rc[p] < rec_thrs[r]:
-                            p += 1
-                        if p >= nd:
-                            for r2 in range(r, n_rec):
-                                precision[t, r2, k, a, mi] = 0.0
-                                scores[t, r2, k, a, mi] = 0.0
-                            break
-                        precision[t, r, k, a, mi] = pr[p]
-                        scores[t, r, k, a, mi] = score[sel[p]]
-
-
 # --------------------------------------------------------------------------- driver
 
 
 def _as(arr: Any, dtype: Any) -> NDArray[Any]:
     return np.ascontiguousarray(np.asarray(arr, dtype=dtype))
+
+
+def _positions(values: NDArray[np.int64], universe: NDArray[np.int64]) -> NDArray[np.int64]:
+    """Index of each value in the sorted ``universe``, -1 where absent."""
+    pos = np.searchsorted(universe, values)
+    ok = pos < len(universe)
+    ok[ok] = universe[pos[ok]] == values[ok]
+    return np.where(ok, pos, -1).astype(np.int64)
 
 
 def evaluate_coco(
@@ -374,126 +204,83 @@ def evaluate_coco(
     dt._check("dt", scored=True, segm=segm)
     assert dt.score is not None
     images = np.unique(_as(image_ids, np.int64))
-    g_img, g_cls = _as(gt.image_id, np.int64), _as(gt.class_id, np.int64)
-    d_img, d_cls = _as(dt.image_id, np.int64), _as(dt.class_id, np.int64)
+    g_cls, d_cls = _as(gt.class_id, np.int64), _as(dt.class_id, np.int64)
     d_score = _as(dt.score, np.float64)
     classes = np.unique(
         np.concatenate([g_cls, d_cls]) if class_ids is None else _as(class_ids, np.int64)
     )
-    n_gt, n_dt = len(g_img), len(d_img)
+    n_gt, n_dt = len(g_cls), len(d_cls)
     n_img, n_cls, n_thr = len(images), len(classes), len(IOU_THRESHOLDS)
     n_area, n_m, n_rec = len(AREA_RANGES), len(MAX_DETS), len(RECALL_THRESHOLDS)
+    n_keys = max(n_img * n_cls, 1)
 
-    def positions(img: NDArray[np.int64], cls: NDArray[np.int64]) -> NDArray[np.int64]:
-        """Group key img_pos * K + class_pos, or -1 when not evaluated."""
-        ip = np.searchsorted(images, img)
-        cp = np.searchsorted(classes, cls)
-        ok = (ip < n_img) & (cp < n_cls)
-        ok[ok] &= (images[ip[ok]] == img[ok]) & (classes[cp[ok]] == cls[ok])
-        return np.where(ok, ip * max(n_cls, 1) + cp, -1).astype(np.int64)
+    # group key (image position, class position) of every object, -1 if not evaluated
+    g_ip, g_cp = _positions(_as(gt.image_id, np.int64), images), _positions(g_cls, classes)
+    d_ip, d_cp = _positions(_as(dt.image_id, np.int64), images), _positions(d_cls, classes)
+    g_ok, d_ok = (g_ip >= 0) & (g_cp >= 0), (d_ip >= 0) & (d_cp >= 0)
+    g_key = np.where(g_ok, g_ip * n_cls + g_cp, 0)
+    d_key = np.where(d_ok, d_ip * n_cls + d_cp, 0)
+    d_ip0, d_cp0 = np.where(d_ok, d_ip, 0), np.where(d_ok, d_cp, 0)
 
-    g_key, d_key = positions(g_img, g_cls), positions(d_img, d_cls)
-    # ground truth: by group, given order within a group
-    gs = np.flatnonzero(g_key >= 0)
-    gs = gs[np.argsort(g_key[gs], kind="stable")]
-    # detections: by group, descending score (stable), then cut to the best 100
-    ds = np.flatnonzero(d_key >= 0)
-    ds = ds[np.lexsort((-d_score[ds], d_key[ds]))]
-    gk, dk = g_key[gs], d_key[ds]
-    first = np.searchsorted(dk, dk, side="left")
-    rank_all = np.arange(len(ds), dtype=np.int64) - first
+    # ground truth by group in given order; detections by (score desc, image, given
+    # order), then by group — within a group: score desc, given order
+    gs, g_bounds = counting_sort(g_key, np.flatnonzero(g_ok), n_keys)
+    by_img, _ = counting_sort(d_ip0, np.flatnonzero(d_ok), max(n_img, 1))
+    by_score = by_img[np.argsort(-d_score[by_img], kind="stable")]
+    ds, d_bounds = counting_sort(d_key, by_score, n_keys)
+    rank_all = np.arange(len(ds), dtype=np.int64) - d_bounds[d_key[ds]]
     keep = rank_all < MAX_DETS[-1]
-    ds, dk, rank = ds[keep], dk[keep], rank_all[keep]
+    if not keep.all():  # only the best 100 of each image and class
+        ds = ds[keep]
+        d_bounds = d_bounds - np.searchsorted(np.flatnonzero(~keep), d_bounds)
+    kept = np.zeros(n_dt, dtype=np.bool_)
+    kept[ds] = True
+    rank = np.zeros(n_dt, dtype=np.int64)
+    rank[ds] = rank_all[keep]
+    acc, cls_start = counting_sort(d_cp0, by_score[kept[by_score]], max(n_cls, 1))
+    acc_of_row = np.empty(n_dt, dtype=np.int64)
+    acc_of_row[acc] = np.arange(len(acc), dtype=np.int64)
 
-    groups = np.union1d(gk, dk)
-    g_start = np.searchsorted(gk, groups, side="left").astype(np.int64)
-    g_end = np.searchsorted(gk, groups, side="right").astype(np.int64)
-    d_start = np.searchsorted(dk, groups, side="left").astype(np.int64)
-    d_end = np.searchsorted(dk, groups, side="right").astype(np.int64)
+    groups = np.flatnonzero((np.diff(g_bounds) > 0) | (np.diff(d_bounds) > 0))
+    g_start, g_end = g_bounds[groups], g_bounds[groups + 1]
+    d_start, d_end = d_bounds[groups], d_bounds[groups + 1]
     sizes = (d_end - d_start) * (g_end - g_start)
     off = np.zeros(len(groups), dtype=np.int64)
     if len(groups):
         off[1:] = np.cumsum(sizes)[:-1]
     ious = np.zeros(int(sizes.sum()), dtype=np.float64)
-
-    g_crowd = _as(gt.iscrowd, np.bool_)[gs]
+    g_crowd = _as(gt.iscrowd, np.bool_)
     if segm:
         _mask_ious(gt, dt, gs, ds, g_crowd, d_start, d_end, g_start, g_end, off, ious)
     else:
-        _box_ious(
-            _as(dt.boxes, np.float64)[ds],
-            _as(gt.boxes, np.float64)[gs],
-            g_crowd,
-            d_start,
-            d_end,
-            g_start,
-            g_end,
-            off,
-            ious,
-        )
+        args = (d_start, d_end, g_start, g_end, off, ious)
+        box_ious(_as(dt.boxes, np.float64), _as(gt.boxes, np.float64), g_crowd, ds, gs, *args)
 
-    g_area = _as(gt.area, np.float64)[gs]
-    state = np.zeros((n_area, n_thr, len(ds)), dtype=np.uint8)
-    m_dt = np.full((n_thr, len(ds)), -1, dtype=np.int64)
-    m_iou = np.full((n_thr, len(ds)), np.nan, dtype=np.float64)
-    m_gt = np.full((n_thr, len(gs)), -1, dtype=np.int64)
-    _match(
-        ious,
-        off,
-        d_start,
-        d_end,
-        g_start,
-        g_end,
-        g_area,
-        g_crowd,
-        _as(dt.area, np.float64)[ds],
-        AREA_RANGES,
-        IOU_THRESHOLDS,
-        state,
-        m_dt,
-        m_iou,
-        m_gt,
-    )
+    g_area = _as(gt.area, np.float64)
+    state = np.zeros((n_area, len(acc), n_thr), dtype=np.uint8)
+    dt_match = np.full((n_thr, n_dt), -1, dtype=np.int64)
+    dt_iou = np.full((n_thr, n_dt), np.nan, dtype=np.float64)
+    dt_ignore = np.ones((n_thr, n_dt), dtype=np.bool_)
+    gt_match = np.full((n_thr, n_gt), -1, dtype=np.int64)
+    match(
+        ious, off, ds, gs, d_start, d_end, g_start, g_end, g_area, g_crowd,
+        _as(dt.area, np.float64), AREA_RANGES, IOU_THRESHOLDS, acc_of_row[ds], state,
+        dt_match, dt_iou, dt_ignore, gt_match,
+    )  # fmt: skip
 
-    # accumulate: per class, by descending score, then image, then given order
-    d_cpos = dk % max(n_cls, 1)
-    acc = np.lexsort((ds, dk // max(n_cls, 1), -d_score[ds], d_cpos)).astype(np.int64)
-    cls_start = np.searchsorted(d_cpos[acc], np.arange(n_cls + 1)).astype(np.int64)
-    g_cpos = gk % max(n_cls, 1)
     npig = np.zeros((n_cls, n_area), dtype=np.int64)
+    g_cp_ok = g_cp[g_ok]
     for a, (lo, hi) in enumerate(AREA_RANGES):
-        regular = ~(g_crowd | (g_area < lo) | (g_area > hi))  # NaN area: not ignored
-        npig[:, a] = np.bincount(g_cpos[regular], minlength=n_cls)[:n_cls]
+        ga = g_area[g_ok]
+        regular = ~(g_crowd[g_ok] | (ga < lo) | (ga > hi))  # NaN area: not ignored
+        npig[:, a] = np.bincount(g_cp_ok[regular], minlength=n_cls)[:n_cls]
     precision = -np.ones((n_thr, n_rec, n_cls, n_area, n_m))
     recall = -np.ones((n_thr, n_cls, n_area, n_m))
     scores = -np.ones((n_thr, n_rec, n_cls, n_area, n_m))
-    _accumulate(
-        state,
-        acc,
-        cls_start,
-        rank,
-        d_score[ds],
-        npig,
-        MAX_DETS,
-        RECALL_THRESHOLDS,
-        precision,
-        recall,
-        scores,
-    )
-
-    # per-object results back in input row order
-    dt_match = np.full((n_thr, n_dt), -1, dtype=np.int64)
-    matched = m_dt >= 0
-    dt_match[:, ds] = np.where(matched, gs[np.where(matched, m_dt, 0)] if len(gs) else -1, -1)
-    dt_iou = np.full((n_thr, n_dt), np.nan)
-    dt_iou[:, ds] = m_iou
-    dt_ignore = np.ones((n_thr, n_dt), dtype=np.bool_)
-    dt_ignore[:, ds] = state[0] == _IGNORED
-    gt_match = np.full((n_thr, n_gt), -1, dtype=np.int64)
-    taken = m_gt >= 0
-    gt_match[:, gs] = np.where(taken, ds[np.where(taken, m_gt, 0)] if len(ds) else -1, -1)
-    evaluated = np.zeros(n_dt, dtype=np.bool_)
-    evaluated[ds] = True
+    accumulate(
+        state, cls_start[: n_cls + 1], rank[acc], d_score[acc], npig, MAX_DETS, RECALL_THRESHOLDS,
+        precision, recall, scores,
+    )  # fmt: skip
     return CocoEval(
         stats=_summarize(precision, recall),
         precision=precision,
@@ -504,8 +291,8 @@ def evaluate_coco(
         dt_iou=dt_iou,
         dt_ignore=dt_ignore,
         gt_match=gt_match,
-        gt_ignore=_as(gt.iscrowd, np.bool_).copy(),
-        dt_evaluated=evaluated,
+        gt_ignore=g_crowd.copy(),
+        dt_evaluated=kept,
         scores=scores,
     )
 
@@ -534,7 +321,8 @@ def _mask_ious(
     for k in busy:
         d = [d_rles[i] for i in ds[d_start[k] : d_end[k]]]
         g = [g_rles[i] for i in gs[g_start[k] : g_end[k]]]
-        block = np.asarray(mask_utils.iou(d, g, crowd[g_start[k] : g_end[k]]), dtype=np.float64)
+        c = crowd[gs[g_start[k] : g_end[k]]]
+        block = np.asarray(mask_utils.iou(d, g, c), dtype=np.float64)
         out[off[k] : off[k] + block.size] = block.ravel()
 
 

@@ -1,0 +1,249 @@
+"""The compiled loops of :mod:`errorscope.core.cocoeval` (numba, cached on disk).
+
+Conventions: a *group* is one (image, class) pair. ``gs``/``ds`` list ground-truth and
+detection rows group by group (detections by descending score within a group, cut to
+the best 100); ``g_start``/``g_end``/``d_start``/``d_end`` bound each group in them.
+``acc_pos[p]`` is where the detection at position ``p`` of ``ds`` sits in accumulation
+order (class, descending score, image, given order); ``state[a, i, t]`` holds, for
+area range ``a``, accumulation position ``i`` and IoU threshold ``t``: 0 false positive,
+1 true positive, 2 ignored.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+from numpy.typing import NDArray
+
+from errorscope.core.iou import _coco_box_iou_into
+
+__all__ = ["FP", "IGNORED", "TP", "accumulate", "box_ious", "counting_sort", "match"]
+
+FP, TP, IGNORED = 0, 1, 2
+
+
+@numba.njit(cache=True)
+def counting_sort(
+    keys: NDArray[np.int64], order: NDArray[np.int64], n_keys: int
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:  # pragma: no cover - compiled
+    """``order`` stably re-sorted by ``keys[order]`` (keys in ``[0, n_keys)``), and the
+    ``n_keys + 1`` bounds of each key's run."""
+    bounds = np.zeros(n_keys + 1, dtype=np.int64)
+    for i in order:
+        bounds[keys[i] + 1] += 1
+    for k in range(n_keys):
+        bounds[k + 1] += bounds[k]
+    fill = bounds[:-1].copy()
+    out = np.empty(len(order), dtype=np.int64)
+    for i in order:
+        k = keys[i]
+        out[fill[k]] = i
+        fill[k] += 1
+    return out, bounds
+
+
+@numba.njit(cache=True)
+def box_ious(
+    dt_boxes: NDArray[np.float64],
+    gt_boxes: NDArray[np.float64],
+    gt_crowd: NDArray[np.bool_],
+    ds: NDArray[np.int64],
+    gs: NDArray[np.int64],
+    d_start: NDArray[np.int64],
+    d_end: NDArray[np.int64],
+    g_start: NDArray[np.int64],
+    g_end: NDArray[np.int64],
+    off: NDArray[np.int64],
+    out: NDArray[np.float64],
+) -> None:  # pragma: no cover - compiled
+    """pycocotools' box IoU of each group, row-major (detection, ground truth) at ``off``."""
+    for k in range(len(d_start)):
+        nd = d_end[k] - d_start[k]
+        ng = g_end[k] - g_start[k]
+        if nd == 0 or ng == 0:
+            continue
+        _coco_box_iou_into(
+            dt_boxes[ds[d_start[k] : d_end[k]]],
+            gt_boxes[gs[g_start[k] : g_end[k]]],
+            gt_crowd[gs[g_start[k] : g_end[k]]],
+            out[off[k] : off[k] + nd * ng].reshape((nd, ng)),
+        )
+
+
+@numba.njit(cache=True)
+def match(
+    ious: NDArray[np.float64],
+    off: NDArray[np.int64],
+    ds: NDArray[np.int64],
+    gs: NDArray[np.int64],
+    d_start: NDArray[np.int64],
+    d_end: NDArray[np.int64],
+    g_start: NDArray[np.int64],
+    g_end: NDArray[np.int64],
+    gt_area: NDArray[np.float64],
+    gt_crowd: NDArray[np.bool_],
+    dt_area: NDArray[np.float64],
+    area_rng: NDArray[np.float64],
+    thrs: NDArray[np.float64],
+    acc_pos: NDArray[np.int64],
+    state: NDArray[np.uint8],
+    dt_match: NDArray[np.int64],
+    dt_iou: NDArray[np.float64],
+    dt_ignore: NDArray[np.bool_],
+    gt_match: NDArray[np.int64],
+) -> None:  # pragma: no cover - compiled
+    """pycocotools' ``evaluateImg`` for every group and area range.
+
+    ``gt_area``, ``gt_crowd``, ``dt_area`` and the outputs ``dt_match``, ``dt_iou``,
+    ``dt_ignore``, ``gt_match`` ([T, n] each, area range 0) are indexed by input row.
+    """
+    n_area = area_rng.shape[0]
+    n_thr = len(thrs)
+    max_g = 0
+    for k in range(len(g_start)):
+        max_g = max(max_g, g_end[k] - g_start[k])
+    order = np.empty(max_g, dtype=np.int64)
+    ig = np.empty(max_g, dtype=np.bool_)
+    crowd = np.empty(max_g, dtype=np.bool_)
+    taken = np.empty(max_g, dtype=np.int64)
+    for k in range(len(d_start)):
+        d0, nd = d_start[k], d_end[k] - d_start[k]
+        g0, ng = g_start[k], g_end[k] - g_start[k]
+        if nd == 0:
+            continue
+        base = off[k]
+        for j in range(ng):
+            crowd[j] = gt_crowd[gs[g0 + j]]
+        for a in range(n_area):
+            lo, hi = area_rng[a, 0], area_rng[a, 1]
+            # ground truth: regular first, then ignored, each in given order
+            n_reg = 0
+            for j in range(ng):
+                ar = gt_area[gs[g0 + j]]
+                ig[j] = crowd[j] or ar < lo or ar > hi
+                if not ig[j]:
+                    order[n_reg] = j
+                    n_reg += 1
+            pos = n_reg
+            for j in range(ng):
+                if ig[j]:
+                    order[pos] = j
+                    pos += 1
+            for t in range(n_thr):
+                thr = min(thrs[t], 1 - 1e-10)
+                for j in range(ng):
+                    taken[j] = -1
+                for d in range(nd):
+                    best = thr
+                    m = -1
+                    row = base + d * ng
+                    for gi in range(ng):
+                        j = order[gi]
+                        if taken[j] >= 0 and not crowd[j]:
+                            continue
+                        if m > -1 and not ig[m] and ig[j]:
+                            break
+                        v = ious[row + j]
+                        if v < best:
+                            continue
+                        best = v
+                        m = j
+                    dt_row = ds[d0 + d]
+                    if m == -1:
+                        ar = dt_area[dt_row]
+                        s = IGNORED if (ar < lo or ar > hi) else FP
+                    else:
+                        taken[m] = d
+                        s = IGNORED if ig[m] else TP
+                        if a == 0:
+                            dt_match[t, dt_row] = gs[g0 + m]
+                            dt_iou[t, dt_row] = best
+                            gt_match[t, gs[g0 + m]] = dt_row
+                    state[a, acc_pos[d0 + d], t] = s
+                    if a == 0:
+                        dt_ignore[t, dt_row] = s == IGNORED
+
+
+@numba.njit(cache=True)
+def accumulate(
+    state: NDArray[np.uint8],
+    cls_start: NDArray[np.int64],
+    rank: NDArray[np.int64],
+    score: NDArray[np.float64],
+    npig: NDArray[np.int64],
+    max_dets: NDArray[np.int64],
+    rec_thrs: NDArray[np.float64],
+    precision: NDArray[np.float64],
+    recall: NDArray[np.float64],
+    scores: NDArray[np.float64],
+) -> None:  # pragma: no cover - compiled
+    """pycocotools' ``accumulate`` (``rank``/``score`` by accumulation position).
+
+    Only true positives raise recall, and a false positive or ignored detection never
+    has a higher precision than the true positive before it, so the precision envelope
+    at a recall threshold is the running maximum over the true positives from the first
+    one reaching it; the same floats as pycocotools' cumulative sums, in one pass.
+    """
+    n_area, n_thr = state.shape[0], state.shape[2]
+    n_cls = len(cls_start) - 1
+    n_rec = len(rec_thrs)
+    most = 1
+    for k in range(n_cls):
+        for a in range(n_area):
+            most = max(most, npig[k, a])
+    pr_tp = np.empty((n_thr, most), dtype=np.float64)
+    sc_tp = np.empty((n_thr, most), dtype=np.float64)
+    tp = np.empty(n_thr, dtype=np.int64)
+    fp = np.empty(n_thr, dtype=np.int64)
+    eps = np.finfo(np.float64).eps
+    for k in range(n_cls):
+        for a in range(n_area):
+            n_pos = npig[k, a]
+            if n_pos == 0:
+                continue
+            for mi in range(len(max_dets)):
+                cap = max_dets[mi]
+                tp[:] = 0
+                fp[:] = 0
+                nd = 0
+                first = -1
+                for i in range(cls_start[k], cls_start[k + 1]):
+                    if rank[i] >= cap:
+                        continue
+                    if nd == 0:
+                        first = i
+                    nd += 1
+                    for t in range(n_thr):
+                        s = state[a, i, t]
+                        if s == TP:
+                            j = tp[t]
+                            tp[t] = j + 1
+                            pr_tp[t, j] = (j + 1) / (fp[t] + j + 1 + eps)
+                            sc_tp[t, j] = score[i]
+                        elif s == FP:
+                            fp[t] += 1
+                for t in range(n_thr):
+                    n_tp = tp[t]
+                    recall[t, k, a, mi] = n_tp / n_pos if nd else 0.0
+                    for j in range(n_tp - 1, 0, -1):
+                        if pr_tp[t, j] > pr_tp[t, j - 1]:
+                            pr_tp[t, j - 1] = pr_tp[t, j]
+                    j = 0
+                    for r in range(n_rec):
+                        thr = rec_thrs[r]
+                        if nd == 0:
+                            precision[t, r, k, a, mi] = 0.0
+                            scores[t, r, k, a, mi] = 0.0
+                            continue
+                        if thr <= 0.0:  # searchsorted lands on the first detection
+                            precision[t, r, k, a, mi] = pr_tp[t, 0] if n_tp else 0.0
+                            scores[t, r, k, a, mi] = score[first]
+                            continue
+                        while j < n_tp and (j + 1) / n_pos < thr:
+                            j += 1
+                        if j < n_tp:
+                            precision[t, r, k, a, mi] = pr_tp[t, j]
+                            scores[t, r, k, a, mi] = sc_tp[t, j]
+                        else:
+                            precision[t, r, k, a, mi] = 0.0
+                            scores[t, r, k, a, mi] = 0.0
