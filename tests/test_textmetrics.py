@@ -314,3 +314,42 @@ def test_huge_row_ids_give_the_same_matches(
     np.testing.assert_array_equal(small.gold_match, large.gold_match)
     np.testing.assert_array_equal(small.pred_pair, large.pred_pair)
     assert entity_scores(spread(gold), spread(pred)).micro == entity_scores(gold, pred).micro
+
+
+def _reference(
+    g: list[tuple[int, int, int, str]], p: list[tuple[int, int, int, str]], *, partial: bool
+) -> tuple[list[int], list[int]]:
+    """The documented matching, written plainly: exact copies first, then greedy by IoU."""
+    gm, pm = [-1] * len(g), [-1] * len(p)
+    for i, a in enumerate(g):
+        for j, b in enumerate(p):
+            if pm[j] < 0 and a == b:
+                gm[i], pm[j] = j, i
+                break
+    pairs = []
+    for i, (gr, gs, gn, gt) in enumerate(g):
+        for j, (pr, ps, pn, pt) in enumerate(p):
+            inter = min(gs + gn, ps + pn) - max(gs, ps)
+            if gm[i] >= 0 or pm[j] >= 0 or gr != pr or inter <= 0 or (partial and gt != pt):
+                continue
+            pairs.append((-inter / (gn + pn - inter), gt != pt, i, j))
+    for _, _, i, j in sorted(pairs):
+        if gm[i] < 0 and pm[j] < 0:
+            gm[i], pm[j] = j, i
+    return gm, pm
+
+
+@settings(deadline=None, max_examples=200)
+@given(_spans, _spans)
+def test_pairs_equal_a_plain_reference(
+    g_items: list[tuple[int, int, int, str]], p_items: list[tuple[int, int, int, str]]
+) -> None:
+    gold, pred = _to_spans(g_items), _to_spans(p_items)
+    res = span_results(gold, pred)
+    gm, pm = _reference(g_items, p_items, partial=False)
+    assert res.gold_pair.tolist() == gm
+    assert res.pred_pair.tolist() == pm
+    gm, _ = _reference(g_items, p_items, partial=True)
+    scores = entity_scores(gold, pred)
+    by_type = Counter(g_items[i][3] for i, j in enumerate(gm) if j >= 0)
+    assert scores.partial_tp.tolist() == [by_type[t] for t in scores.types]

@@ -219,22 +219,63 @@ def _exact_match(
     return gold_match, pred_match
 
 
-def _row_pairs(g_row: IntArray, p_row: IntArray) -> tuple[IntArray, IntArray]:
-    """All ``(gold index, pred index)`` pairs on the same row (a per-row cartesian product)."""
-    op = np.argsort(p_row, kind="stable")
-    sorted_rows = p_row[op]
-    lo = np.searchsorted(sorted_rows, g_row, side="left")
-    cnt = np.searchsorted(sorted_rows, g_row, side="right") - lo
-    gi = np.repeat(np.arange(len(g_row), dtype=np.int64), cnt)
+def _expand(op: IntArray, lo: IntArray, hi: IntArray) -> tuple[IntArray, IntArray]:
+    """Pairs ``(i, op[j])`` for every ``j`` in ``[lo[i], hi[i])`` (``hi < lo`` = none)."""
+    cnt = np.maximum(hi - lo, 0)
+    gi = np.repeat(np.arange(len(lo), dtype=np.int64), cnt)
     within = np.arange(int(cnt.sum()), dtype=np.int64) - np.repeat(np.cumsum(cnt) - cnt, cnt)
     return gi, op[np.repeat(lo, cnt) + within].astype(np.int64)
+
+
+def _candidates(
+    g_row: IntArray,
+    g_start: IntArray,
+    g_end: IntArray,
+    p_row: IntArray,
+    p_start: IntArray,
+    p_end: IntArray,
+) -> tuple[IntArray, IntArray]:
+    """``(gold, pred)`` index pairs on the same row that may overlap (a superset of overlaps).
+
+    A prediction overlaps gold ``g`` only if ``p.start < g.end`` and ``p.end > g.start``, so
+    ``g.start - L < p.start < g.end`` with ``L`` the longest predicted span: a range search in
+    the predictions sorted by ``(row, start)``. Keys that do not pack into int64 fall back to
+    all pairs per row.
+    """
+    if len(g_row) == 0 or len(p_row) == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    longest = int((p_end - p_start).max())
+    base = min(int(g_start.min()) - longest, int(p_start.min()))
+    width = max(int(g_end.max()), int(p_start.max())) - base + 2
+    rmin = min(int(g_row.min()), int(p_row.min()))
+    rows = max(int(g_row.max()), int(p_row.max())) - rmin + 1
+    if rows * width >= 2**62:
+        op = np.argsort(p_row, kind="stable").astype(np.int64)
+        sorted_rows = p_row[op]
+        lo = np.searchsorted(sorted_rows, g_row, side="left")
+        hi = np.searchsorted(sorted_rows, g_row, side="right")
+        return _expand(op, lo.astype(np.int64), hi.astype(np.int64))
+    key = (p_row - rmin) * width + (p_start - base)
+    op = np.argsort(key, kind="stable").astype(np.int64)
+    sk = key[op]
+    g_base = (g_row - rmin) * width - base
+    lo = np.searchsorted(sk, g_base + g_start - longest + 1, side="left")
+    hi = np.searchsorted(sk, g_base + g_end, side="left")
+    return _expand(op, lo.astype(np.int64), hi.astype(np.int64))
 
 
 def _overlap_pairs(
     gold: Spans, pred: Spans, gold_free: IntArray, pred_free: IntArray
 ) -> tuple[IntArray, IntArray, FloatArray]:
     """Overlapping (intersection > 0) pairs among the free gold and free predicted spans."""
-    a, b = _row_pairs(gold.row[gold_free], pred.row[pred_free])
+    a, b = _candidates(
+        gold.row[gold_free],
+        gold.start[gold_free],
+        gold.end[gold_free],
+        pred.row[pred_free],
+        pred.start[pred_free],
+        pred.end[pred_free],
+    )
     gi, pi = gold_free[a], pred_free[b]
     inter = np.minimum(gold.end[gi], pred.end[pi]) - np.maximum(gold.start[gi], pred.start[pi])
     keep = inter > 0
