@@ -104,5 +104,56 @@ CREATE TABLE run_rows (
 }
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1,)
+#: Evaluation results (issue 3): one evaluation per run, replaced when re-run.
+#: ``eval_objects`` has one row per evaluated label (``source = 'label'``) or prediction.
+_V2 = """
+CREATE TABLE eval_runs (
+    run_id INTEGER PRIMARY KEY,
+    params VARCHAR NOT NULL,
+    summary VARCHAR NOT NULL,
+    evaluated_at TIMESTAMP NOT NULL DEFAULT current_timestamp
+);
+CREATE TABLE eval_objects (
+    run_id INTEGER NOT NULL,
+    source VARCHAR NOT NULL,
+    annotation_id BIGINT NOT NULL,
+    data_row_id BIGINT NOT NULL,
+    class_id INTEGER NOT NULL,
+    status VARCHAR NOT NULL,
+    matched_id BIGINT,
+    iou DOUBLE,
+    error_type VARCHAR,
+    confidence DOUBLE
+);
+CREATE TABLE eval_row_metrics (
+    run_id INTEGER NOT NULL,
+    data_row_id BIGINT NOT NULL,
+    tp BIGINT NOT NULL,
+    fp BIGINT NOT NULL,
+    fn BIGINT NOT NULL,
+    "precision" DOUBLE,
+    recall DOUBLE,
+    f1 DOUBLE,
+    iou DOUBLE,
+    mean_confidence DOUBLE,
+    PRIMARY KEY (run_id, data_row_id)
+);
+CREATE TABLE eval_class_metrics (
+    run_id INTEGER NOT NULL,
+    name VARCHAR NOT NULL,       -- class name, or answer of a radio/checklist class
+    class_id INTEGER,
+    tp BIGINT NOT NULL,
+    fp BIGINT NOT NULL,
+    fn BIGINT NOT NULL,
+    "precision" DOUBLE,
+    recall DOUBLE,
+    f1 DOUBLE,
+    iou DOUBLE,
+    mean_confidence DOUBLE,
+    ap DOUBLE,
+    PRIMARY KEY (run_id, name)
+);
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2)
 SCHEMA_VERSION = len(MIGRATIONS)

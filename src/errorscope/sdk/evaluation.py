@@ -1,0 +1,226 @@
+"""``Workspace.evaluate``: score a model run against the ground truth and store the results.
+
+The run is evaluated on every data row of the datasets its predictions touch (a row the
+model predicted nothing on still has its labels missed). Each family of classes is
+scored with its own tools:
+
+* spatial (boxes, polygons, masks, points, polylines): COCO AP/AR (the 12 standard stats
+  and AP per class, pycocotools-equal, on every prediction whatever its confidence) and
+  per-object matching of the predictions at or above the confidence threshold, either
+  COCO's (``mode="coco"``: by descending score, crowds, max 100 detections per image and
+  class, at the IoU threshold, which must be one of 0.50, 0.55, ..., 0.95) or Labelbox's
+  (``mode="labelbox"``: greedy by highest IoU, one-to-one, ``IoU > threshold``; see
+  :mod:`errorscope.core.matching`); every false positive and negative gets a TIDE error
+  type;
+* text spans: strict entity precision/recall/F1 as conlleval/seqeval, partial scores,
+  and per-span errors (:mod:`errorscope.core.textmetrics`);
+* radio classifications: accuracy and scikit-learn's precision/recall/F1 per answer
+  (:mod:`errorscope.core.classmetrics`); a row without a prediction is predicted "None".
+
+Counts per data row and per class follow :mod:`errorscope.core.metrics`. The confusion
+matrix (rows = ground truth, columns = prediction, last = "None") comes from matching
+across classes: greedy by IoU for boxes and masks, exact boundaries for text spans, the
+answer of the row for radio classes.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+
+from errorscope.core import metrics
+from errorscope.core.types import SPATIAL_KINDS, Kind
+from errorscope.errors import ErrorscopeError, NotFoundError
+from errorscope.sdk.scoring import (
+    COCO_STATS,
+    Family,
+    IouType,
+    Mode,
+    evaluate_radio,
+    evaluate_spatial,
+    evaluate_text,
+    num,
+)
+from errorscope.store import catalog, results
+from errorscope.store.database import Database
+
+__all__ = ["COCO_STATS", "EvaluationMixin"]
+
+F64 = npt.NDArray[np.float64]
+
+
+def _col(table: pa.Table, name: str) -> npt.NDArray[Any]:
+    out: npt.NDArray[Any] = table.column(name).to_numpy(zero_copy_only=False)
+    return out
+
+
+# -- the SDK method ------------------------------------------------------------------------
+def _family_of(kind: str) -> str:
+    if kind in SPATIAL_KINDS:
+        return "spatial"
+    if kind == Kind.TEXT_SPAN:
+        return "text"
+    return "classification"
+
+
+def _split(table: pa.Table) -> dict[str, pa.Table]:
+    fam = np.array([_family_of(k) for k in _col(table, "class_kind").tolist()], dtype=object)
+    return {f: table.filter(pa.array(fam == f)) for f in ("spatial", "text", "classification")}
+
+
+class EvaluationMixin:
+    """The evaluation methods of :class:`~errorscope.sdk.workspace.Workspace`."""
+
+    db: Database  # set by Workspace.__init__
+
+    def evaluate(
+        self,
+        run: str,
+        *,
+        iou: float = 0.5,
+        confidence: float = 0.5,
+        mode: Mode = "coco",
+        iou_type: IouType = "bbox",
+    ) -> dict[str, Any]:
+        """Evaluate ``run`` (see :mod:`errorscope.sdk.evaluation`), store every result
+        (replacing an earlier evaluation of the run) and return the JSON summary: ``coco``
+        (box/mask runs), ``entity`` (span runs), ``classification`` (radio runs),
+        ``per_class``, ``confusion_matrix``, ``counts`` and ``params``."""
+        if mode not in ("coco", "labelbox"):
+            raise ErrorscopeError(f"mode must be 'coco' or 'labelbox', not {mode!r}")
+        if iou_type not in ("bbox", "segm"):
+            raise ErrorscopeError(f"iou_type must be 'bbox' or 'segm', not {iou_type!r}")
+        if not 0.0 <= iou < 1.0:
+            raise ErrorscopeError(f"the IoU threshold must be in [0, 1), not {iou}")
+        if not 0.0 <= confidence <= 1.0:
+            raise ErrorscopeError(f"the confidence threshold must be in [0, 1], not {confidence}")
+        info = catalog.get_run(self.db, run)
+        labels, predictions = results.evaluation_inputs(self.db, info.id)
+        if not predictions.num_rows:
+            raise ErrorscopeError(f"model run {run!r} has no predictions to evaluate")
+        params = {"iou": iou, "confidence": confidence, "mode": mode, "iou_type": iou_type}
+        gts, dts = _split(labels), _split(predictions)
+        families: list[Family] = []
+        if dts["spatial"].num_rows:
+            families.append(
+                evaluate_spatial(
+                    gts["spatial"],
+                    dts["spatial"],
+                    iou=iou,
+                    confidence=confidence,
+                    mode=mode,
+                    iou_type=iou_type,
+                )
+            )
+        if dts["text"].num_rows:
+            families.append(evaluate_text(gts["text"], dts["text"], confidence=confidence))
+        if dts["classification"].num_rows:
+            families.append(
+                evaluate_radio(gts["classification"], dts["classification"], confidence=confidence)
+            )
+        summary: dict[str, Any] = {"run": run}
+        per_class: dict[str, dict[str, Any]] = {}
+        counts: list[metrics.Counts] = []
+        for fam in families:
+            summary.update(fam.summary)
+            per_class.update(fam.per_class)
+            if fam.counts is not None:
+                counts.append(fam.counts)
+        summary["per_class"] = per_class
+        summary["confusion_matrix"] = families[0].confusion
+        rc = _concat(counts)
+        tp, fp, fn = int(rc.tp.sum()), int(rc.fp.sum()), int(rc.fn.sum())
+        p, r, f = metrics.prf(tp, fp, fn)
+        summary["counts"] = {
+            "tp": tp,
+            "fp": fp,
+            "fn": fn,
+            "precision": num(p),
+            "recall": num(r),
+            "f1": num(f),
+        }
+        class_ids = {n: c for fam in families for n, c in fam.class_ids.items()}
+        with self.db.transaction():
+            results.save_evaluation(
+                self.db,
+                info.id,
+                params=params,
+                summary=summary,
+                objects=pa.concat_tables([t for fam in families for t in fam.objects]),
+                rows=_rows_table(metrics.by_row(rc)),
+                classes=_classes_table(per_class, class_ids),
+            )
+        summary["params"] = params
+        return summary
+
+    def evaluation(self, run: str) -> dict[str, Any]:
+        """The stored summary of the last :meth:`evaluate` of ``run`` (with its params)."""
+        info = catalog.get_run(self.db, run)
+        found = results.load_evaluation(self.db, info.id)
+        if found is None:
+            raise NotFoundError(f"model run {run!r} has not been evaluated: run evaluate first")
+        return found
+
+    def evaluation_results(
+        self, run: str, which: Literal["objects", "rows", "classes"] = "objects"
+    ) -> pa.Table:
+        """A stored result table of ``run``: per object (``objects``: source, annotation
+        id, status, matched id, IoU, error type, confidence), per data row (``rows``) or
+        per class (``classes``)."""
+        info = catalog.get_run(self.db, run)
+        self.evaluation(run)
+        return results.evaluation_table(self.db, info.id, which)
+
+
+def _concat(parts: list[metrics.Counts]) -> metrics.Counts:
+    if not parts:
+        return metrics.by_row_class([], [], [], [], [], [], [], [])
+    fields = metrics.Counts.__dataclass_fields__
+    return metrics.Counts(**{f: np.concatenate([getattr(p, f) for p in parts]) for f in fields})
+
+
+def _masked(values: F64) -> pa.Array:
+    return pa.array(values, pa.float64(), mask=np.isnan(values))
+
+
+def _rows_table(c: metrics.Counts) -> pa.Table:
+    return pa.table(
+        {
+            "data_row_id": pa.array(c.row, pa.int64()),
+            "tp": pa.array(c.tp, pa.int64()),
+            "fp": pa.array(c.fp, pa.int64()),
+            "fn": pa.array(c.fn, pa.int64()),
+            "precision": _masked(c.precision),
+            "recall": _masked(c.recall),
+            "f1": _masked(c.f1),
+            "iou": _masked(c.iou),
+            "mean_confidence": _masked(c.mean_confidence),
+        }
+    )
+
+
+def _classes_table(per_class: dict[str, dict[str, Any]], class_ids: dict[str, int]) -> pa.Table:
+    names = list(per_class)
+
+    def floats(key: str) -> pa.Array:
+        vals = [per_class[n].get(key) for n in names]
+        return pa.array([None if v is None else float(v) for v in vals], pa.float64())
+
+    return pa.table(
+        {
+            "name": pa.array(names, pa.string()),
+            "class_id": pa.array([class_ids.get(n) for n in names], pa.int32()),
+            "tp": pa.array([int(per_class[n]["tp"]) for n in names], pa.int64()),
+            "fp": pa.array([int(per_class[n]["fp"]) for n in names], pa.int64()),
+            "fn": pa.array([int(per_class[n]["fn"]) for n in names], pa.int64()),
+            "precision": floats("precision"),
+            "recall": floats("recall"),
+            "f1": floats("f1"),
+            "iou": floats("iou"),
+            "mean_confidence": floats("mean_confidence"),
+            "ap": floats("ap"),
+        }
+    )
