@@ -423,3 +423,34 @@ def test_nan_free_json(ws: es.Workspace) -> None:
         for entry in json.loads(text)["per_class"].values()
         for v in entry.values()
     )
+
+
+# -- coco-val2014-100: the COCO API's own fixture, boxes and masks ----------------------------
+EXPECTED = {
+    "bbox": [
+        0.5045806987, 0.6969727247, 0.5729816670, 0.5856257209, 0.5193996948, 0.5013978986,
+        0.3868127796, 0.5936795763, 0.5953529829, 0.6398109626, 0.5664205979, 0.5642905983,
+    ],
+    "segm": [
+        0.3195452759, 0.5622883973, 0.2989265341, 0.3873740316, 0.3101827240, 0.3269339071,
+        0.2682297226, 0.4154486811, 0.4168394992, 0.4694498623, 0.3767592267, 0.3814715100,
+    ],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("iou_type", ["bbox", "segm"])
+def test_coco_val2014_100_through_the_workspace(ws: es.Workspace, iou_type: str) -> None:
+    coco = shared_path("coco-val2014-100")
+    gt = coco / "instances_val2014_100.json"
+    ws.import_coco(gt)
+    ws.import_coco(coco / f"instances_val2014_fake{iou_type}100_results.json", gt=gt, run="r")
+    s = ws.evaluate("r", confidence=0.0, iou_type="segm" if iou_type == "segm" else "bbox")
+    for name, want in zip(STATS, EXPECTED[iou_type], strict=True):
+        assert s["coco"][name] == pytest.approx(want, abs=1e-6), name
+    objects = ws.evaluation_results("r").to_pylist()
+    crowd = [o for o in objects if o["source"] == "label" and o["status"] == "ignored"]
+    assert len(crowd) == 9  # COCO matching ignores crowd ground truth
+    lb = ws.evaluate("r", confidence=0.0, mode="labelbox", iou_type=s["params"]["iou_type"])
+    assert lb["coco"] == s["coco"]  # AP/AR do not depend on the per-object matching
+    assert lb["counts"]["tp"] + lb["counts"]["fn"] == 839  # Labelbox counts crowds too
+    assert lb["counts"]["tp"] + lb["counts"]["fp"] == 734
