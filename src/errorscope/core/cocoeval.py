@@ -257,14 +257,14 @@ def evaluate_coco(
         box_ious(_as(dt.boxes, np.float64), _as(gt.boxes, np.float64), g_crowd, ds, gs, *args)
 
     g_area = _as(gt.area, np.float64)
-    state = np.zeros((n_area, len(acc), n_thr), dtype=np.uint8)
+    state = np.zeros((len(acc), n_area, n_thr), dtype=np.uint8)
     dt_match = np.full((n_thr, n_dt), -1, dtype=np.int64)
     dt_iou = np.full((n_thr, n_dt), np.nan, dtype=np.float64)
     dt_ignore = np.ones((n_thr, n_dt), dtype=np.bool_)
     gt_match = np.full((n_thr, n_gt), -1, dtype=np.int64)
     match(
-        ious, off, ds, gs, d_start, d_end, g_start, g_end, g_area, g_crowd,
-        _as(dt.area, np.float64), AREA_RANGES, IOU_THRESHOLDS, acc_of_row[ds], state,
+        ious, off, ds, gs, d_start, d_end, g_start, g_end, g_area[gs], g_crowd[gs],
+        _as(dt.area, np.float64)[ds], AREA_RANGES, IOU_THRESHOLDS, acc_of_row[ds], state,
         dt_match, dt_iou, dt_ignore, gt_match,
     )  # fmt: skip
 

@@ -4,8 +4,8 @@ Conventions: a *group* is one (image, class) pair. ``gs``/``ds`` list ground-tru
 detection rows group by group (detections by descending score within a group, cut to
 the best 100); ``g_start``/``g_end``/``d_start``/``d_end`` bound each group in them.
 ``acc_pos[p]`` is where the detection at position ``p`` of ``ds`` sits in accumulation
-order (class, descending score, image, given order); ``state[a, i, t]`` holds, for
-area range ``a``, accumulation position ``i`` and IoU threshold ``t``: 0 false positive,
+order (class, descending score, image, given order); ``state[i, a, t]`` holds, for
+accumulation position ``i``, area range ``a`` and IoU threshold ``t``: 0 false positive,
 1 true positive, 2 ignored.
 """
 
@@ -94,33 +94,56 @@ def match(
 ) -> None:  # pragma: no cover - compiled
     """pycocotools' ``evaluateImg`` for every group and area range.
 
-    ``gt_area``, ``gt_crowd``, ``dt_area`` and the outputs ``dt_match``, ``dt_iou``,
-    ``dt_ignore``, ``gt_match`` ([T, n] each, area range 0) are indexed by input row.
+    ``gt_area``/``gt_crowd`` are by position in ``gs``, ``dt_area`` by position in
+    ``ds``; the outputs ``dt_match``, ``dt_iou``, ``dt_ignore``, ``gt_match`` ([T, n]
+    each, area range 0) by input row. All thresholds advance together, detection by
+    detection (each keeps its own taken ground truth), which is the same as pycocotools'
+    loop over thresholds outside the loop over detections.
     """
     n_area = area_rng.shape[0]
     n_thr = len(thrs)
-    max_g = 0
+    thr = np.empty(n_thr, dtype=np.float64)
+    for t in range(n_thr):
+        thr[t] = min(thrs[t], 1 - 1e-10)
+    max_g = 1
     for k in range(len(g_start)):
         max_g = max(max_g, g_end[k] - g_start[k])
     order = np.empty(max_g, dtype=np.int64)
     ig = np.empty(max_g, dtype=np.bool_)
-    crowd = np.empty(max_g, dtype=np.bool_)
-    taken = np.empty(max_g, dtype=np.int64)
+    taken = np.empty((n_thr, max_g), dtype=np.bool_)
+    max_d = 1
+    for k in range(len(d_start)):
+        max_d = max(max_d, d_end[k] - d_start[k])
+    reach = np.empty(max_d, dtype=np.int64)
     for k in range(len(d_start)):
         d0, nd = d_start[k], d_end[k] - d_start[k]
         g0, ng = g_start[k], g_end[k] - g_start[k]
         if nd == 0:
             continue
         base = off[k]
-        for j in range(ng):
-            crowd[j] = gt_crowd[gs[g0 + j]]
+        for d in range(nd):
+            top = 0.0
+            for j in range(ng):
+                top = max(top, ious[base + d * ng + j])
+            t = 0
+            while t < n_thr and thr[t] <= top:
+                t += 1
+            reach[d] = t
         for a in range(n_area):
             lo, hi = area_rng[a, 0], area_rng[a, 1]
+            if ng == 0:  # nothing to match: false positives unless outside the range
+                for d in range(nd):
+                    ar = dt_area[d0 + d]
+                    s = IGNORED if (ar < lo or ar > hi) else FP
+                    state[acc_pos[d0 + d], a, :] = s
+                    if a == 0:
+                        dt_ignore[:, ds[d0 + d]] = s == IGNORED
+                continue
             # ground truth: regular first, then ignored, each in given order
             n_reg = 0
             for j in range(ng):
-                ar = gt_area[gs[g0 + j]]
-                ig[j] = crowd[j] or ar < lo or ar > hi
+                ar = gt_area[g0 + j]
+                ig[j] = gt_crowd[g0 + j] or ar < lo or ar > hi
                 if not ig[j]:
                     order[n_reg] = j
                     n_reg += 1
@@ -129,17 +152,24 @@ def match(
                 if ig[j]:
                     order[pos] = j
                     pos += 1
-            for t in range(n_thr):
-                thr = min(thrs[t], 1 - 1e-10)
-                for j in range(ng):
-                    taken[j] = -1
-                for d in range(nd):
-                    best = thr
+            taken[:, :ng] = False
+            for d in range(nd):
+                row = base + d * ng
+                dt_row = ds[d0 + d]
+                ar = dt_area[d0 + d]
+                out_of_range = ar < lo or ar > hi
+                # thresholds above the detection's best IoU cannot match it
+                for t in range(reach[d], n_thr):
+                    s = IGNORED if out_of_range else FP
+                    state[acc_pos[d0 + d], a, t] = s
+                    if a == 0:
+                        dt_ignore[t, dt_row] = s == IGNORED
+                for t in range(reach[d]):
+                    best = thr[t]
                     m = -1
-                    row = base + d * ng
                     for gi in range(ng):
                         j = order[gi]
-                        if taken[j] >= 0 and not crowd[j]:
+                        if taken[t, j] and not gt_crowd[g0 + j]:
                             continue
                         if m > -1 and not ig[m] and ig[j]:
                             break
@@ -148,18 +178,16 @@ def match(
                             continue
                         best = v
                         m = j
-                    dt_row = ds[d0 + d]
                     if m == -1:
-                        ar = dt_area[dt_row]
-                        s = IGNORED if (ar < lo or ar > hi) else FP
+                        s = IGNORED if out_of_range else FP
                     else:
-                        taken[m] = d
+                        taken[t, m] = True
                         s = IGNORED if ig[m] else TP
                         if a == 0:
                             dt_match[t, dt_row] = gs[g0 + m]
                             dt_iou[t, dt_row] = best
                             gt_match[t, gs[g0 + m]] = dt_row
-                    state[a, acc_pos[d0 + d], t] = s
+                    state[acc_pos[d0 + d], a, t] = s
                     if a == 0:
                         dt_ignore[t, dt_row] = s == IGNORED
 
@@ -184,7 +212,7 @@ def accumulate(
     at a recall threshold is the running maximum over the true positives from the first
     one reaching it; the same floats as pycocotools' cumulative sums, in one pass.
     """
-    n_area, n_thr = state.shape[0], state.shape[2]
+    n_area, n_thr = state.shape[1], state.shape[2]
     n_cls = len(cls_start) - 1
     n_rec = len(rec_thrs)
     most = 1
@@ -214,7 +242,7 @@ def accumulate(
                         first = i
                     nd += 1
                     for t in range(n_thr):
-                        s = state[a, i, t]
+                        s = state[i, a, t]
                         if s == TP:
                             j = tp[t]
                             tp[t] = j + 1
