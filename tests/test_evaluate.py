@@ -384,6 +384,71 @@ def test_radio_classification_equals_scikit_learn(ws: es.Workspace, tmp_path: Pa
     assert s["counts"]["tp"] == sum(t == g for t, g in zip(truth, guess, strict=True))
 
 
+def test_checklist_classification_equals_scikit_learn_multilabel(
+    ws: es.Workspace, tmp_path: Path
+) -> None:
+    from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_support
+    from sklearn.preprocessing import MultiLabelBinarizer
+
+    truth = [["film", "acting"], [], ["music", "plot"], ["music"], ["plot"], ["acting"]]
+    guess: list[list[str] | None] = [
+        ["film", "acting"],  # exact
+        ["plot"],  # spurious answer
+        ["music"],  # one missed
+        None,  # no prediction
+        ["plot"],  # exact
+        ["film"],  # wrong
+    ]
+    gold = tmp_path / "gold.jsonl"
+    gold.write_text(
+        "".join(
+            json.dumps(
+                {"global_key": f"t{i}", "text": f"text {i}", "classification": "topics", "label": t}
+            )
+            + "\n"
+            for i, t in enumerate(truth)
+        )
+    )
+    pred = tmp_path / "pred.jsonl"
+    pred.write_text(
+        "".join(
+            json.dumps({"global_key": f"t{i}", "classification": "topics", "label": g}) + "\n"
+            for i, g in enumerate(guess)
+            if g is not None
+        )
+    )
+    ws.import_jsonl(gold)
+    ws.import_jsonl(pred, run="tagger")
+    s = ws.evaluate("tagger")
+    binarizer = MultiLabelBinarizer().fit(truth + [g or [] for g in guess])
+    y_true = binarizer.transform(truth)
+    y_pred = binarizer.transform([g or [] for g in guess])
+    assert s["classification"]["accuracy"] == pytest.approx(accuracy_score(y_true, y_pred))
+    assert s["classification"]["macro_f1"] == pytest.approx(
+        f1_score(y_true, y_pred, average="macro", zero_division=0)
+    )
+    p, r, f, support = precision_recall_fscore_support(y_true, y_pred, zero_division=0)
+    for i, name in enumerate(binarizer.classes_):
+        got = s["per_class"][name]
+        assert (got["precision"], got["recall"], got["f1"]) == pytest.approx((p[i], r[i], f[i]))
+        assert got["support"] == support[i]
+    objects = ws.evaluation_results("tagger").to_pylist()
+    labels = sorted(
+        (o["annotation_id"], o["status"], o["error_type"], o["iou"])
+        for o in objects
+        if o["source"] == "label"
+    )
+    assert [x[1:3] for x in labels] == [
+        ("TP", ""),
+        ("FN", "classification"),
+        ("FN", "classification"),
+        ("FN", "missed"),
+        ("TP", ""),
+        ("FN", "classification"),
+    ]
+    assert [x[3] for x in labels] == [1.0, 0.0, 0.5, None, 1.0, 0.0]  # Jaccard
+
+
 # -- CLI ---------------------------------------------------------------------------------------
 def test_cli_evaluate_json_and_table(tmp_path: Path) -> None:
     path = tmp_path / "ws"

@@ -14,6 +14,8 @@ scored with its own tools:
   type;
 * text spans: strict entity precision/recall/F1 as conlleval/seqeval, partial scores,
   and per-span errors (:mod:`errorscope.core.textmetrics`);
+* checklist classifications: subset accuracy and per-answer scores of the multi-label
+  indicator matrices, as scikit-learn (:mod:`errorscope.sdk.multilabel`);
 * radio classifications: accuracy and scikit-learn's precision/recall/F1 per answer
   (:mod:`errorscope.core.classmetrics`); a row without a prediction is predicted "None".
 
@@ -34,6 +36,7 @@ import pyarrow as pa
 from errorscope.core import metrics
 from errorscope.core.types import SPATIAL_KINDS, Kind
 from errorscope.errors import ErrorscopeError, NotFoundError
+from errorscope.sdk.multilabel import evaluate_checklist
 from errorscope.sdk.scoring import (
     COCO_STATS,
     Family,
@@ -63,12 +66,15 @@ def _family_of(kind: str) -> str:
         return "spatial"
     if kind == Kind.TEXT_SPAN:
         return "text"
-    return "classification"
+    return "checklist" if kind == Kind.CHECKLIST else "radio"
+
+
+FAMILIES = ("spatial", "text", "radio", "checklist")
 
 
 def _split(table: pa.Table) -> dict[str, pa.Table]:
     fam = np.array([_family_of(k) for k in _col(table, "class_kind").tolist()], dtype=object)
-    return {f: table.filter(pa.array(fam == f)) for f in ("spatial", "text", "classification")}
+    return {f: table.filter(pa.array(fam == f)) for f in FAMILIES}
 
 
 class EvaluationMixin:
@@ -87,8 +93,9 @@ class EvaluationMixin:
     ) -> dict[str, Any]:
         """Evaluate ``run`` (see :mod:`errorscope.sdk.evaluation`), store every result
         (replacing an earlier evaluation of the run) and return the JSON summary: ``coco``
-        (box/mask runs), ``entity`` (span runs), ``classification`` (radio runs),
-        ``per_class``, ``confusion_matrix``, ``counts`` and ``params``."""
+        (box/mask runs), ``entity`` (span runs), ``classification`` (radio or checklist
+        runs; ``checklist`` when a run has both), ``per_class``, ``confusion_matrix``,
+        ``counts`` and ``params``."""
         if mode not in ("coco", "labelbox"):
             raise ErrorscopeError(f"mode must be 'coco' or 'labelbox', not {mode!r}")
         if iou_type not in ("bbox", "segm"):
@@ -117,10 +124,13 @@ class EvaluationMixin:
             )
         if dts["text"].num_rows:
             families.append(evaluate_text(gts["text"], dts["text"], confidence=confidence))
-        if dts["classification"].num_rows:
-            families.append(
-                evaluate_radio(gts["classification"], dts["classification"], confidence=confidence)
-            )
+        if dts["radio"].num_rows:
+            families.append(evaluate_radio(gts["radio"], dts["radio"], confidence=confidence))
+        if dts["checklist"].num_rows:
+            fam = evaluate_checklist(gts["checklist"], dts["checklist"], confidence=confidence)
+            if dts["radio"].num_rows:  # both kinds: the checklist scores go under their own key
+                fam.summary = {"checklist": fam.summary["classification"]}
+            families.append(fam)
         summary: dict[str, Any] = {"run": run}
         per_class: dict[str, dict[str, Any]] = {}
         counts: list[metrics.Counts] = []

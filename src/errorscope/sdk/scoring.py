@@ -436,11 +436,6 @@ def evaluate_text(gt_t: pa.Table, dt_t: pa.Table, *, confidence: float) -> Famil
 
 # -- radio classifications -----------------------------------------------------------------
 def evaluate_radio(gt_t: pa.Table, dt_t: pa.Table, *, confidence: float) -> Family:
-    if (
-        pc.any(pc.equal(gt_t.column("kind"), str(Kind.CHECKLIST))).as_py()
-        or pc.any(pc.equal(dt_t.column("kind"), str(Kind.CHECKLIST))).as_py()
-    ):
-        raise ErrorscopeError("checklist evaluation is not available yet (radio only)")
     conf = _floats(dt_t, "confidence")
     kept = conf >= confidence
     several = len(set(_col(gt_t, "class_id").tolist()) | set(_col(dt_t, "class_id").tolist())) > 1
