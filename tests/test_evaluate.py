@@ -212,6 +212,8 @@ def test_results_are_stored_and_replaced(ws: es.Workspace) -> None:
         "confidence": 0.2,
         "mode": "labelbox",
         "iou_type": "bbox",
+        "cross_class": False,
+        "legacy_iou": False,
     }
     assert json.loads(json.dumps(first)) == stored
 
@@ -262,6 +264,59 @@ def test_confusion_matrix_and_tide_errors_on_voc100(ws: es.Workspace) -> None:
     tide = ("classification", "localisation", "both", "duplicate", "background")
     assert sum(errors["prediction", t] for t in tide) == fp
     assert errors["label", "missed"] <= s["counts"]["fn"]
+
+
+def test_cross_class_and_legacy_iou_on_voc100(ws: es.Workspace) -> None:
+    load_voc100(ws)
+    plain = ws.evaluate("det", mode="labelbox", confidence=0.0)
+    cross = ws.evaluate("det", mode="labelbox", confidence=0.0, cross_class=True)
+    objects = ws.evaluation_results("det").to_pylist()
+    labels = {o["annotation_id"]: o for o in objects if o["source"] == "label"}
+    preds = {o["annotation_id"]: o for o in objects if o["source"] == "prediction"}
+    confused = [o for o in labels.values() if o["matched_id"] is not None and o["status"] == "FN"]
+    assert confused  # the detector confuses some classes (cow/dog, bicycle/motorbike, ...)
+    for g in confused:
+        p = preds[g["matched_id"]]
+        assert p["class_id"] != g["class_id"]
+        assert (g["error_type"], p["error_type"], p["status"]) == (
+            "classification",
+            "classification",
+            "FP",
+        )
+    # each cross-class pair is an off-diagonal cell of the confusion matrix
+    m = cross["confusion_matrix"]["matrix"]
+    off = sum(m[i][j] for i in range(len(m) - 1) for j in range(len(m) - 1) if i != j)
+    assert off == len(confused)
+    assert cross["counts"]["tp"] + cross["counts"]["fn"] == 273
+    assert cross["counts"]["tp"] <= plain["counts"]["tp"]
+
+    # the legacy +1 IoU, recomputed here for every matched pair
+    ws.evaluate("det", mode="labelbox", confidence=0.0, legacy_iou=True)
+    gt_box = {r["id"]: r for r in ws.labels().to_pylist()}  # ids are per table
+    dt_box = {r["id"]: r for r in ws.predictions("det").to_pylist()}
+
+    def legacy(a: dict[str, Any], b: dict[str, Any]) -> float:
+        iw = min(a["x2"], b["x2"]) - max(a["x1"], b["x1"]) + 1
+        ih = min(a["y2"], b["y2"]) - max(a["y1"], b["y1"]) + 1
+        inter = max(iw, 0) * max(ih, 0)
+
+        def area(r: dict[str, Any]) -> float:
+            return float((r["x2"] - r["x1"] + 1) * (r["y2"] - r["y1"] + 1))
+
+        return inter / (area(a) + area(b) - inter)
+
+    matched = [
+        o
+        for o in ws.evaluation_results("det").to_pylist()
+        if o["source"] == "label" and o["status"] == "TP"
+    ]
+    assert len(matched) > 200
+    for o in matched:
+        want = legacy(gt_box[o["annotation_id"]], dt_box[o["matched_id"]])
+        assert o["iou"] == pytest.approx(want, abs=1e-12)
+        assert want > 0.5
+    with pytest.raises(es.ErrorscopeError, match="mode 'labelbox' only"):
+        ws.evaluate("det", cross_class=True)
 
 
 def test_bad_parameters(ws: es.Workspace) -> None:
@@ -473,7 +528,14 @@ def test_cli_evaluate_json_and_table(tmp_path: Path) -> None:
     assert "dog" in result.output
     with es.open_workspace(path) as ws:
         assert snapshot(ws) == before  # evaluating leaves the inputs alone
-        assert ws.evaluation("det")["params"]["mode"] == "labelbox"
+    result = runner.invoke(
+        cli,
+        ["evaluate", "-w", str(path), "--run", "det", "--mode", "labelbox", "--cross-class",
+         "--legacy-iou", "--confidence", "0.3", "--json"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    params = json.loads(result.output)["params"]
+    assert (params["cross_class"], params["legacy_iou"], params["confidence"]) == (True, True, 0.3)
     result = runner.invoke(cli, ["evaluate", "-w", str(path), "--run", "x"])
     assert result.exit_code != 0
     assert "no model run named 'x'" in str(result.exception) + result.output

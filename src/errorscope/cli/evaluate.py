@@ -80,6 +80,12 @@ def _print_summary(summary: dict[str, Any]) -> None:
     show_default=True,
     help="Match boxes, or masks and polygons.",
 )
+@click.option(
+    "--cross-class",
+    is_flag=True,
+    help="Labelbox mode: match across classes (confusions become matched errors).",
+)
+@click.option("--legacy-iou", is_flag=True, help="Labelbox mode: pixel-inclusive (+1) box IoU.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
 def evaluate(
     workspace: Path,
@@ -88,6 +94,8 @@ def evaluate(
     confidence: float,
     mode: str,
     iou_type: str,
+    cross_class: bool,
+    legacy_iou: bool,
     as_json: bool,
 ) -> None:
     """Compute and store a run's metrics (per object, data row, class and run)."""
@@ -98,6 +106,8 @@ def evaluate(
             confidence=confidence,
             mode="coco" if mode == "coco" else "labelbox",
             iou_type="segm" if iou_type == "segm" else "bbox",
+            cross_class=cross_class,
+            legacy_iou=legacy_iou,
         )
     if as_json:
         click.echo(json.dumps(summary))

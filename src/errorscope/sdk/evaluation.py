@@ -90,12 +90,19 @@ class EvaluationMixin:
         confidence: float = 0.5,
         mode: Mode = "coco",
         iou_type: IouType = "bbox",
+        cross_class: bool = False,
+        legacy_iou: bool = False,
     ) -> dict[str, Any]:
         """Evaluate ``run`` (see :mod:`errorscope.sdk.evaluation`), store every result
         (replacing an earlier evaluation of the run) and return the JSON summary: ``coco``
         (box/mask runs), ``entity`` (span runs), ``classification`` (radio or checklist
         runs; ``checklist`` when a run has both), ``per_class``, ``confusion_matrix``,
-        ``counts`` and ``params``."""
+        ``counts`` and ``params``.
+
+        Labelbox mode only: ``cross_class`` matches boxes across classes (a pair of two
+        classes is then an FN and an FP with error ``classification``, and keeps its
+        matched ids); ``legacy_iou`` uses the pixel-inclusive ``+1`` box IoU.
+        """
         if mode not in ("coco", "labelbox"):
             raise ErrorscopeError(f"mode must be 'coco' or 'labelbox', not {mode!r}")
         if iou_type not in ("bbox", "segm"):
@@ -104,11 +111,22 @@ class EvaluationMixin:
             raise ErrorscopeError(f"the IoU threshold must be in [0, 1), not {iou}")
         if not 0.0 <= confidence <= 1.0:
             raise ErrorscopeError(f"the confidence threshold must be in [0, 1], not {confidence}")
+        if (cross_class or legacy_iou) and mode != "labelbox":
+            raise ErrorscopeError("cross_class and legacy_iou apply to mode 'labelbox' only")
+        if legacy_iou and iou_type != "bbox":
+            raise ErrorscopeError("legacy_iou is a box IoU: it needs iou_type 'bbox'")
         info = catalog.get_run(self.db, run)
         labels, predictions = results.evaluation_inputs(self.db, info.id)
         if not predictions.num_rows:
             raise ErrorscopeError(f"model run {run!r} has no predictions to evaluate")
-        params = {"iou": iou, "confidence": confidence, "mode": mode, "iou_type": iou_type}
+        params = {
+            "iou": iou,
+            "confidence": confidence,
+            "mode": mode,
+            "iou_type": iou_type,
+            "cross_class": cross_class,
+            "legacy_iou": legacy_iou,
+        }
         gts, dts = _split(labels), _split(predictions)
         families: list[Family] = []
         if dts["spatial"].num_rows:
@@ -120,6 +138,8 @@ class EvaluationMixin:
                     confidence=confidence,
                     mode=mode,
                     iou_type=iou_type,
+                    cross_class=cross_class,
+                    legacy_iou=legacy_iou,
                 )
             )
         if dts["text"].num_rows:

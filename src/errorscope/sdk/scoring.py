@@ -247,7 +247,15 @@ def _coco(
 
 
 def evaluate_spatial(
-    gt_t: pa.Table, dt_t: pa.Table, *, iou: float, confidence: float, mode: Mode, iou_type: IouType
+    gt_t: pa.Table,
+    dt_t: pa.Table,
+    *,
+    iou: float,
+    confidence: float,
+    mode: Mode,
+    iou_type: IouType,
+    cross_class: bool = False,
+    legacy_iou: bool = False,
 ) -> Family:
     if iou_type == "segm":  # points and polylines have no area
         keep_kinds = pa.array([str(Kind.BBOX), str(Kind.POLYGON), str(Kind.MASK)])
@@ -304,7 +312,15 @@ def evaluate_spatial(
         dt_error = np.full(len(dt), "", dtype=object)
         dt_error[kept_idx] = dt_err_k
     else:
-        m = match(gt, dt, iou_threshold=iou, confidence=confidence, iou_type=iou_type)
+        m = match(
+            gt,
+            dt,
+            iou_threshold=iou,
+            confidence=confidence,
+            iou_type=iou_type,
+            cross_class=cross_class,
+            legacy=legacy_iou,
+        )
         gt_status, gt_match, gt_iou, gt_error = m.gt_status, m.gt_match, m.gt_iou, m.gt_error
         dt_status, dt_match, dt_iou, dt_error = m.dt_status, m.dt_match, m.dt_iou, m.dt_error
     report("evaluating boxes", 2, 3)
@@ -324,7 +340,13 @@ def evaluate_spatial(
         fam.class_ids[names[c]] = c
 
     cross = match(
-        gt, dt, iou_threshold=iou, confidence=confidence, cross_class=True, iou_type=iou_type
+        gt,
+        dt,
+        iou_threshold=iou,
+        confidence=confidence,
+        cross_class=True,
+        iou_type=iou_type,
+        legacy=legacy_iou,
     )
     order = sorted(names, key=lambda c: names[c])
     matrix = metrics.confusion_matrix(
