@@ -581,3 +581,20 @@ def test_coco_val2014_100_through_the_workspace(ws: es.Workspace, iou_type: str)
     assert lb["coco"] == s["coco"]  # AP/AR do not depend on the per-object matching
     assert lb["counts"]["tp"] + lb["counts"]["fn"] == 839  # Labelbox counts crowds too
     assert lb["counts"]["tp"] + lb["counts"]["fp"] == 734
+
+
+def test_a_version_1_workspace_gains_the_result_tables(tmp_path: Path) -> None:
+    import duckdb
+
+    from errorscope.store.schema import MIGRATIONS
+
+    path = tmp_path / "old"
+    path.mkdir()
+    con = duckdb.connect(str(path / "errorscope.duckdb"))
+    con.execute(MIGRATIONS[0])
+    con.execute("INSERT INTO meta VALUES ('schema_version', '1')")
+    con.close()
+    with es.open_workspace(path) as ws:
+        load_voc100(ws)
+        assert ws.evaluate("det")["coco"]["AP50"] == pytest.approx(0.610, abs=5e-4)
+        assert ws.evaluation_results("det", "rows").num_rows == 100

@@ -10,7 +10,8 @@ scored with its own tools:
   COCO's (``mode="coco"``: by descending score, crowds, max 100 detections per image and
   class, at the IoU threshold, which must be one of 0.50, 0.55, ..., 0.95) or Labelbox's
   (``mode="labelbox"``: greedy by highest IoU, one-to-one, ``IoU > threshold``; see
-  :mod:`errorscope.core.matching`); every false positive and negative gets a TIDE error
+  :mod:`errorscope.core.matching`; crowd ground truth is ignored by COCO matching and an
+  ordinary object to Labelbox's); every false positive and negative gets a TIDE error
   type;
 * text spans: strict entity precision/recall/F1 as conlleval/seqeval, partial scores,
   and per-span errors (:mod:`errorscope.core.textmetrics`);
