@@ -180,7 +180,9 @@ def compare(args: argparse.Namespace) -> None:
         diff = float(np.max(np.abs(stats - ours.stats)))
         assert diff <= 1e-6, f"{name} differs from errorscope by {diff}"
     print(f"stats agree within 1e-6 (numba warm-up / compile: {warm:.2f} s, not counted)")
-    print("stats: " + ", ".join(f"{n} {v:.4f}" for n, v in zip(STAT_NAMES, ours.stats, strict=True)))
+    print(
+        "stats: " + ", ".join(f"{n} {v:.4f}" for n, v in zip(STAT_NAMES, ours.stats, strict=True))
+    )
     print()
     print("| tool | evaluate s | load s | errorscope speed-up |")
     print("|---|---:|---:|---:|")
