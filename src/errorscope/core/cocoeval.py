@@ -34,6 +34,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import numba
 import numpy as np
 from numpy.typing import NDArray
 
@@ -265,7 +266,7 @@ def evaluate_coco(
     match(
         ious, off, ds, gs, d_start, d_end, g_start, g_end, g_area[gs], g_crowd[gs],
         _as(dt.area, np.float64)[ds], AREA_RANGES, IOU_THRESHOLDS, acc_of_row[ds], state,
-        dt_match, dt_iou, dt_ignore, gt_match,
+        dt_match, dt_iou, dt_ignore, gt_match, min(len(groups), 64 * numba.get_num_threads()),
     )  # fmt: skip
 
     npig = np.zeros((n_cls, n_area), dtype=np.int64)

@@ -71,7 +71,9 @@ def box_ious(
 
 
 @numba.njit(cache=True)
-def match(
+def _match_range(
+    k_lo: int,
+    k_hi: int,
     ious: NDArray[np.float64],
     off: NDArray[np.int64],
     ds: NDArray[np.int64],
@@ -92,30 +94,23 @@ def match(
     dt_ignore: NDArray[np.bool_],
     gt_match: NDArray[np.int64],
 ) -> None:  # pragma: no cover - compiled
-    """pycocotools' ``evaluateImg`` for every group and area range.
-
-    ``gt_area``/``gt_crowd`` are by position in ``gs``, ``dt_area`` by position in
-    ``ds``; the outputs ``dt_match``, ``dt_iou``, ``dt_ignore``, ``gt_match`` ([T, n]
-    each, area range 0) by input row. All thresholds advance together, detection by
-    detection (each keeps its own taken ground truth), which is the same as pycocotools'
-    loop over thresholds outside the loop over detections.
-    """
+    """Groups ``k_lo`` to ``k_hi`` of :func:`match`."""
     n_area = area_rng.shape[0]
     n_thr = len(thrs)
     thr = np.empty(n_thr, dtype=np.float64)
     for t in range(n_thr):
         thr[t] = min(thrs[t], 1 - 1e-10)
     max_g = 1
-    for k in range(len(g_start)):
+    for k in range(k_lo, k_hi):
         max_g = max(max_g, g_end[k] - g_start[k])
     order = np.empty(max_g, dtype=np.int64)
     ig = np.empty(max_g, dtype=np.bool_)
     taken = np.empty((n_thr, max_g), dtype=np.bool_)
     max_d = 1
-    for k in range(len(d_start)):
+    for k in range(k_lo, k_hi):
         max_d = max(max_d, d_end[k] - d_start[k])
     reach = np.empty(max_d, dtype=np.int64)
-    for k in range(len(d_start)):
+    for k in range(k_lo, k_hi):
         d0, nd = d_start[k], d_end[k] - d_start[k]
         g0, ng = g_start[k], g_end[k] - g_start[k]
         if nd == 0:
@@ -192,7 +187,65 @@ def match(
                         dt_ignore[t, dt_row] = s == IGNORED
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, parallel=True)
+def match(
+    ious: NDArray[np.float64],
+    off: NDArray[np.int64],
+    ds: NDArray[np.int64],
+    gs: NDArray[np.int64],
+    d_start: NDArray[np.int64],
+    d_end: NDArray[np.int64],
+    g_start: NDArray[np.int64],
+    g_end: NDArray[np.int64],
+    gt_area: NDArray[np.float64],
+    gt_crowd: NDArray[np.bool_],
+    dt_area: NDArray[np.float64],
+    area_rng: NDArray[np.float64],
+    thrs: NDArray[np.float64],
+    acc_pos: NDArray[np.int64],
+    state: NDArray[np.uint8],
+    dt_match: NDArray[np.int64],
+    dt_iou: NDArray[np.float64],
+    dt_ignore: NDArray[np.bool_],
+    gt_match: NDArray[np.int64],
+    n_chunks: int,
+) -> None:  # pragma: no cover - compiled
+    """pycocotools' ``evaluateImg`` for every group and area range, in ``n_chunks``
+    parallel chunks of groups.
+
+    ``gt_area``/``gt_crowd`` are by position in ``gs``, ``dt_area`` by position in
+    ``ds``; the outputs ``dt_match``, ``dt_iou``, ``dt_ignore``, ``gt_match`` ([T, n]
+    each, area range 0) by input row. All thresholds advance together, detection by
+    detection (each keeps its own taken ground truth), which is the same as pycocotools'
+    loop over thresholds outside the loop over detections.
+    """
+    for c in numba.prange(n_chunks):
+        _match_range(
+            c * len(d_start) // n_chunks,
+            (c + 1) * len(d_start) // n_chunks,
+            ious,
+            off,
+            ds,
+            gs,
+            d_start,
+            d_end,
+            g_start,
+            g_end,
+            gt_area,
+            gt_crowd,
+            dt_area,
+            area_rng,
+            thrs,
+            acc_pos,
+            state,
+            dt_match,
+            dt_iou,
+            dt_ignore,
+            gt_match,
+        )
+
+
+@numba.njit(cache=True, parallel=True)
 def accumulate(
     state: NDArray[np.uint8],
     cls_start: NDArray[np.int64],
@@ -212,66 +265,83 @@ def accumulate(
     at a recall threshold is the running maximum over the true positives from the first
     one reaching it; the same floats as pycocotools' cumulative sums, in one pass.
     """
-    n_area, n_thr = state.shape[1], state.shape[2]
+    n_area = state.shape[1]
     n_cls = len(cls_start) - 1
+    for ka in numba.prange(n_cls * n_area):
+        k, a = ka // n_area, ka % n_area
+        if npig[k, a] > 0:
+            _accumulate_one(
+                k, a, state, cls_start, rank, score, npig[k, a], max_dets, rec_thrs,
+                precision, recall, scores,
+            )  # fmt: skip
+
+
+@numba.njit(cache=True)
+def _accumulate_one(
+    k: int,
+    a: int,
+    state: NDArray[np.uint8],
+    cls_start: NDArray[np.int64],
+    rank: NDArray[np.int64],
+    score: NDArray[np.float64],
+    n_pos: int,
+    max_dets: NDArray[np.int64],
+    rec_thrs: NDArray[np.float64],
+    precision: NDArray[np.float64],
+    recall: NDArray[np.float64],
+    scores: NDArray[np.float64],
+) -> None:  # pragma: no cover - compiled
+    """Class ``k``, area range ``a`` of :func:`accumulate` (``n_pos`` > 0)."""
+    n_thr = state.shape[2]
     n_rec = len(rec_thrs)
-    most = 1
-    for k in range(n_cls):
-        for a in range(n_area):
-            most = max(most, npig[k, a])
-    pr_tp = np.empty((n_thr, most), dtype=np.float64)
-    sc_tp = np.empty((n_thr, most), dtype=np.float64)
+    pr_tp = np.empty((n_thr, n_pos), dtype=np.float64)
+    sc_tp = np.empty((n_thr, n_pos), dtype=np.float64)
     tp = np.empty(n_thr, dtype=np.int64)
     fp = np.empty(n_thr, dtype=np.int64)
     eps = np.finfo(np.float64).eps
-    for k in range(n_cls):
-        for a in range(n_area):
-            n_pos = npig[k, a]
-            if n_pos == 0:
+    for mi in range(len(max_dets)):
+        cap = max_dets[mi]
+        tp[:] = 0
+        fp[:] = 0
+        nd = 0
+        first = -1
+        for i in range(cls_start[k], cls_start[k + 1]):
+            if rank[i] >= cap:
                 continue
-            for mi in range(len(max_dets)):
-                cap = max_dets[mi]
-                tp[:] = 0
-                fp[:] = 0
-                nd = 0
-                first = -1
-                for i in range(cls_start[k], cls_start[k + 1]):
-                    if rank[i] >= cap:
-                        continue
-                    if nd == 0:
-                        first = i
-                    nd += 1
-                    for t in range(n_thr):
-                        s = state[i, a, t]
-                        if s == TP:
-                            j = tp[t]
-                            tp[t] = j + 1
-                            pr_tp[t, j] = (j + 1) / (fp[t] + j + 1 + eps)
-                            sc_tp[t, j] = score[i]
-                        elif s == FP:
-                            fp[t] += 1
-                for t in range(n_thr):
-                    n_tp = tp[t]
-                    recall[t, k, a, mi] = n_tp / n_pos if nd else 0.0
-                    for j in range(n_tp - 1, 0, -1):
-                        if pr_tp[t, j] > pr_tp[t, j - 1]:
-                            pr_tp[t, j - 1] = pr_tp[t, j]
-                    j = 0
-                    for r in range(n_rec):
-                        thr = rec_thrs[r]
-                        if nd == 0:
-                            precision[t, r, k, a, mi] = 0.0
-                            scores[t, r, k, a, mi] = 0.0
-                            continue
-                        if thr <= 0.0:  # searchsorted lands on the first detection
-                            precision[t, r, k, a, mi] = pr_tp[t, 0] if n_tp else 0.0
-                            scores[t, r, k, a, mi] = score[first]
-                            continue
-                        while j < n_tp and (j + 1) / n_pos < thr:
-                            j += 1
-                        if j < n_tp:
-                            precision[t, r, k, a, mi] = pr_tp[t, j]
-                            scores[t, r, k, a, mi] = sc_tp[t, j]
-                        else:
-                            precision[t, r, k, a, mi] = 0.0
-                            scores[t, r, k, a, mi] = 0.0
+            if nd == 0:
+                first = i
+            nd += 1
+            for t in range(n_thr):
+                s = state[i, a, t]
+                if s == TP:
+                    j = tp[t]
+                    tp[t] = j + 1
+                    pr_tp[t, j] = (j + 1) / (fp[t] + j + 1 + eps)
+                    sc_tp[t, j] = score[i]
+                elif s == FP:
+                    fp[t] += 1
+        for t in range(n_thr):
+            n_tp = tp[t]
+            recall[t, k, a, mi] = n_tp / n_pos if nd else 0.0
+            for j in range(n_tp - 1, 0, -1):
+                if pr_tp[t, j] > pr_tp[t, j - 1]:
+                    pr_tp[t, j - 1] = pr_tp[t, j]
+            j = 0
+            for r in range(n_rec):
+                thr = rec_thrs[r]
+                if nd == 0:
+                    precision[t, r, k, a, mi] = 0.0
+                    scores[t, r, k, a, mi] = 0.0
+                    continue
+                if thr <= 0.0:  # searchsorted lands on the first detection
+                    precision[t, r, k, a, mi] = pr_tp[t, 0] if n_tp else 0.0
+                    scores[t, r, k, a, mi] = score[first]
+                    continue
+                while j < n_tp and (j + 1) / n_pos < thr:
+                    j += 1
+                if j < n_tp:
+                    precision[t, r, k, a, mi] = pr_tp[t, j]
+                    scores[t, r, k, a, mi] = sc_tp[t, j]
+                else:
+                    precision[t, r, k, a, mi] = 0.0
+                    scores[t, r, k, a, mi] = 0.0
