@@ -210,8 +210,7 @@ class Workspace(ImportMixin, ExportMixin, EvaluationMixin):
         annotations = conform(parsed.annotations, ANNOTATION_SCHEMA)
         with _json_paths(parsed.json_array):
             validate_annotations(annotations, source)
-        rows_before = int(self.db.scalar("SELECT count(*) FROM data_rows"))
-        classes_before = int(self.db.scalar("SELECT count(*) FROM classes"))
+        rows_before, classes_before = reads.totals(self.db)
         reused = 0
         with self.db.transaction():
             if parsed.rows is not None and parsed.rows.num_rows:
@@ -227,7 +226,7 @@ class Workspace(ImportMixin, ExportMixin, EvaluationMixin):
                         existing=existing_rows,
                         metadata=parsed.metadata,
                     )
-                created = int(self.db.scalar("SELECT count(*) FROM data_rows")) - rows_before
+                created = reads.totals(self.db)[0] - rows_before
                 reused = rows.num_rows - created
             if run is None and parsed.classes:
                 catalog.ensure_classes(
@@ -244,11 +243,12 @@ class Workspace(ImportMixin, ExportMixin, EvaluationMixin):
                     self.db, annotations, source=source, run_id=run_id, create_classes=run is None
                 )
         report("writing", 1, 1)
+        rows_after, classes_after = reads.totals(self.db)
         return ImportReport(
             source=source,
-            data_rows_created=int(self.db.scalar("SELECT count(*) FROM data_rows")) - rows_before,
+            data_rows_created=rows_after - rows_before,
             data_rows_reused=reused,
-            classes_created=int(self.db.scalar("SELECT count(*) FROM classes")) - classes_before,
+            classes_created=classes_after - classes_before,
             labels=n if run is None else 0,
             predictions=n if run is not None else 0,
             run=run,

@@ -10,7 +10,13 @@ from errorscope.store.catalog import split_counts
 from errorscope.store.database import Database
 from errorscope.store.schema import ANNOTATION_COLUMNS
 
-__all__ = ["annotations_table", "counts", "data_rows_table", "metadata_table"]
+__all__ = ["annotations_table", "counts", "data_rows_table", "metadata_table", "totals"]
+
+
+def totals(db: Database) -> tuple[int, int]:
+    """``(data rows, classes)`` in the workspace: what an import report diffs."""
+    rows = db.rows("SELECT (SELECT count(*) FROM data_rows), (SELECT count(*) FROM classes)")
+    return int(rows[0][0]), int(rows[0][1])
 
 
 def counts(db: Database) -> dict[str, Any]:
