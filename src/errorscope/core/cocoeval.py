@@ -241,6 +241,17 @@ def evaluate_coco(
     acc, cls_start = counting_sort(d_cp0, by_score[kept[by_score]], max(n_cls, 1))
     acc_of_row = np.empty(n_dt, dtype=np.int64)
     acc_of_row[acc] = np.arange(len(acc), dtype=np.int64)
+    acc_pos, acc_rank, acc_score = acc_of_row[ds], rank[acc], d_score[acc]
+
+    # regular (not ignored) ground truth per class and area range
+    npig = np.zeros((n_cls, n_area), dtype=np.int64)
+    g_cp_ok, ga, gc = g_cp[g_ok], _as(gt.area, np.float64)[g_ok], _as(gt.iscrowd, np.bool_)[g_ok]
+    for a, (lo, hi) in enumerate(AREA_RANGES):
+        regular = ~(gc | (ga < lo) | (ga > hi))  # NaN area: not ignored
+        npig[:, a] = np.bincount(g_cp_ok[regular], minlength=n_cls)[:n_cls]
+    # free the temporaries before the big per-object outputs (matters at scale)
+    del g_ip, g_cp, d_ip, d_cp, g_ok, d_ok, g_key, d_key, d_ip0, d_cp0, by_img, by_score
+    del rank_all, keep, rank, acc_of_row, acc, g_cp_ok, ga, gc
 
     groups = np.flatnonzero((np.diff(g_bounds) > 0) | (np.diff(d_bounds) > 0))
     g_start, g_end = g_bounds[groups], g_bounds[groups + 1]
@@ -258,28 +269,23 @@ def evaluate_coco(
         box_ious(_as(dt.boxes, np.float64), _as(gt.boxes, np.float64), g_crowd, ds, gs, *args)
 
     g_area = _as(gt.area, np.float64)
-    state = np.zeros((len(acc), n_area, n_thr), dtype=np.uint8)
+    state = np.zeros((len(acc_rank), n_area, n_thr), dtype=np.uint8)
     dt_match = np.full((n_thr, n_dt), -1, dtype=np.int64)
     dt_iou = np.full((n_thr, n_dt), np.nan, dtype=np.float64)
     dt_ignore = np.ones((n_thr, n_dt), dtype=np.bool_)
     gt_match = np.full((n_thr, n_gt), -1, dtype=np.int64)
     match(
         ious, off, ds, gs, d_start, d_end, g_start, g_end, g_area[gs], g_crowd[gs],
-        _as(dt.area, np.float64)[ds], AREA_RANGES, IOU_THRESHOLDS, acc_of_row[ds], state,
+        _as(dt.area, np.float64)[ds], AREA_RANGES, IOU_THRESHOLDS, acc_pos, state,
         dt_match, dt_iou, dt_ignore, gt_match, min(len(groups), 64 * numba.get_num_threads()),
     )  # fmt: skip
 
-    npig = np.zeros((n_cls, n_area), dtype=np.int64)
-    g_cp_ok = g_cp[g_ok]
-    for a, (lo, hi) in enumerate(AREA_RANGES):
-        ga = g_area[g_ok]
-        regular = ~(g_crowd[g_ok] | (ga < lo) | (ga > hi))  # NaN area: not ignored
-        npig[:, a] = np.bincount(g_cp_ok[regular], minlength=n_cls)[:n_cls]
+    del ious, acc_pos
     precision = -np.ones((n_thr, n_rec, n_cls, n_area, n_m))
     recall = -np.ones((n_thr, n_cls, n_area, n_m))
     scores = -np.ones((n_thr, n_rec, n_cls, n_area, n_m))
     accumulate(
-        state, cls_start[: n_cls + 1], rank[acc], d_score[acc], npig, MAX_DETS, RECALL_THRESHOLDS,
+        state, cls_start[: n_cls + 1], acc_rank, acc_score, npig, MAX_DETS, RECALL_THRESHOLDS,
         precision, recall, scores,
     )  # fmt: skip
     return CocoEval(
