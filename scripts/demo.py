@@ -39,6 +39,9 @@ def main(target: str) -> int:
         )
         print(f"run voc-dets: {dets.predictions} predictions")
         ws.assign_splits("voc-dets", seed=0)
+        summary = ws.evaluate("voc-dets")
+        coco = summary["coco"]
+        print(f"COCO AP {coco['AP']:.3f}, AP50 {coco['AP50']:.3f}, AP75 {coco['AP75']:.3f}")
     print(
         f"\nworkspace ready at {path}; try:\n  .venv/bin/errorscope info -w {path}\n"
         f"  .venv/bin/errorscope export coco -w {path} --run voc-dets out.json"
