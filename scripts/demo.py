@@ -44,6 +44,7 @@ def main(target: str) -> int:
         print(f"COCO AP {coco['AP']:.3f}, AP50 {coco['AP50']:.3f}, AP75 {coco['AP75']:.3f}")
     print(
         f"\nworkspace ready at {path}; try:\n  .venv/bin/errorscope info -w {path}\n"
+        f"  .venv/bin/errorscope evaluate -w {path} --run voc-dets --mode labelbox\n"
         f"  .venv/bin/errorscope export coco -w {path} --run voc-dets out.json"
     )
     return 0
