@@ -214,6 +214,8 @@ def test_results_are_stored_and_replaced(ws: es.Workspace) -> None:
         "iou_type": "bbox",
         "cross_class": False,
         "legacy_iou": False,
+        "class_iou": {},
+        "class_confidence": {},
     }
     assert json.loads(json.dumps(first)) == stored
 

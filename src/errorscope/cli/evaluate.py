@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from errorscope.cli.main import workspace_option
+from errorscope.cli.progress import progress_bars
 from errorscope.sdk.workspace import Workspace
 
 __all__ = ["evaluate"]
@@ -20,6 +21,22 @@ def _fmt(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.4f}"
     return str(value)
+
+
+def _thresholds(option: str, values: tuple[str, ...]) -> dict[str, float]:
+    """``NAME=VALUE`` pairs (repeatable option) as a dict; the last one of a name wins."""
+    out: dict[str, float] = {}
+    for item in values:
+        name, sep, value = item.rpartition("=")
+        try:
+            if not sep or not name:
+                raise ValueError
+            out[name] = float(value)
+        except ValueError:
+            raise click.BadParameter(
+                f"expected NAME=NUMBER, got {item!r}", param_hint=option
+            ) from None
+    return out
 
 
 def _print_summary(summary: dict[str, Any]) -> None:
@@ -86,6 +103,20 @@ def _print_summary(summary: dict[str, Any]) -> None:
     help="Labelbox mode: match across classes (confusions become matched errors).",
 )
 @click.option("--legacy-iou", is_flag=True, help="Labelbox mode: pixel-inclusive (+1) box IoU.")
+@click.option(
+    "--class-iou",
+    "class_iou",
+    multiple=True,
+    metavar="NAME=IOU",
+    help="IoU threshold of one class (repeatable); overrides --iou for that class.",
+)
+@click.option(
+    "--class-confidence",
+    "class_confidence",
+    multiple=True,
+    metavar="NAME=CONF",
+    help="Confidence threshold of one class (repeatable); overrides --confidence.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
 def evaluate(
     workspace: Path,
@@ -96,10 +127,14 @@ def evaluate(
     iou_type: str,
     cross_class: bool,
     legacy_iou: bool,
+    class_iou: tuple[str, ...],
+    class_confidence: tuple[str, ...],
     as_json: bool,
 ) -> None:
     """Compute and store a run's metrics (per object, data row, class and run)."""
-    with Workspace(workspace) as ws:
+    per_iou = _thresholds("--class-iou", class_iou)
+    per_conf = _thresholds("--class-confidence", class_confidence)
+    with Workspace(workspace) as ws, progress_bars():
         summary = ws.evaluate(
             run,
             iou=iou,
@@ -108,6 +143,8 @@ def evaluate(
             iou_type="segm" if iou_type == "segm" else "bbox",
             cross_class=cross_class,
             legacy_iou=legacy_iou,
+            class_iou=per_iou,
+            class_confidence=per_conf,
         )
     if as_json:
         click.echo(json.dumps(summary))

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import contextlib
-import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
-from tqdm import tqdm
 
 from errorscope.cli.main import workspace_option
-from errorscope.core.progress import progress_to
+from errorscope.cli.progress import progress_bars
 from errorscope.sdk.report import ImportReport
 from errorscope.sdk.workspace import Workspace
 
@@ -54,37 +51,6 @@ def _images_option(func: F) -> F:
     )(func)
 
 
-@contextlib.contextmanager
-def _progress() -> Iterator[None]:
-    """Progress bars on stderr (only on a terminal) for whatever the SDK reports."""
-    bars: dict[str, tqdm[Any]] = {}
-
-    def show(stage: str, done: int, total: int) -> None:
-        if stage not in bars:
-            for other in bars.values():
-                other.close()
-            bytes_ = stage.startswith("parsing")
-            bars[stage] = tqdm(
-                total=total,
-                desc=stage,
-                unit="B" if bytes_ else " step",
-                unit_scale=bytes_,
-                leave=False,
-                disable=None,
-                file=sys.stderr,
-            )
-        bar = bars[stage]
-        bar.total = total
-        bar.update(done - bar.n)
-
-    try:
-        with progress_to(show):
-            yield
-    finally:
-        for bar in bars.values():
-            bar.close()
-
-
 def _report(report: ImportReport) -> None:
     what = (
         f"{report.predictions} predictions into run {report.run!r}"
@@ -121,7 +87,7 @@ def import_coco(
     dataset: str,
 ) -> None:
     """COCO JSON: ground truth, or predictions (full file with scores, or results list)."""
-    with Workspace(workspace) as ws, _progress():
+    with Workspace(workspace) as ws, progress_bars():
         _report(
             ws.import_coco(
                 path, run=run, gt=gt, images_dir=images_dir, model=model, dataset=dataset
@@ -136,7 +102,7 @@ def import_coco(
 @_dataset_option
 def import_voc(workspace: Path, directory: Path, images_dir: Path | None, dataset: str) -> None:
     """Pascal VOC XML ground truth: a directory of per-image XML files."""
-    with Workspace(workspace) as ws, _progress():
+    with Workspace(workspace) as ws, progress_bars():
         _report(ws.import_voc(directory, images_dir=images_dir, dataset=dataset))
 
 
@@ -147,7 +113,7 @@ def import_voc(workspace: Path, directory: Path, images_dir: Path | None, datase
 @_dataset_option
 def import_cvat(workspace: Path, path: Path, images_dir: Path | None, dataset: str) -> None:
     """CVAT for images 1.1 XML ground truth."""
-    with Workspace(workspace) as ws, _progress():
+    with Workspace(workspace) as ws, progress_bars():
         _report(ws.import_cvat(path, images_dir=images_dir, dataset=dataset))
 
 
@@ -182,7 +148,7 @@ def import_yolo(
     dataset: str,
 ) -> None:
     """YOLO txt files, one per image, ground truth or predictions."""
-    with Workspace(workspace) as ws, _progress():
+    with Workspace(workspace) as ws, progress_bars():
         _report(
             ws.import_yolo(
                 directory,
@@ -202,7 +168,7 @@ def import_yolo(
 @_run_options
 def import_ndjson(workspace: Path, path: Path, run: str | None, model: str) -> None:
     """Labelbox-style NDJSON annotations."""
-    with Workspace(workspace) as ws, _progress():
+    with Workspace(workspace) as ws, progress_bars():
         _report(ws.import_ndjson(path, run=run, model=model))
 
 
@@ -217,7 +183,7 @@ def import_ndjson(workspace: Path, path: Path, run: str | None, model: str) -> N
 @_dataset_option
 def import_rows(workspace: Path, path: Path, media_root: Path | None, dataset: str) -> None:
     """Data rows (images or texts, with metadata) from NDJSON."""
-    with Workspace(workspace) as ws, _progress():
+    with Workspace(workspace) as ws, progress_bars():
         _report(ws.import_data_rows(path, media_root=media_root, dataset=dataset))
 
 
@@ -248,7 +214,7 @@ def import_conll(
     dataset: str,
 ) -> None:
     """CoNLL/BIO token files: one text row per sentence, tags as entity spans."""
-    with Workspace(workspace) as ws, _progress():
+    with Workspace(workspace) as ws, progress_bars():
         _report(
             ws.import_conll(
                 path, column=column, key_prefix=key_prefix, run=run, model=model, dataset=dataset
@@ -263,5 +229,5 @@ def import_conll(
 @_dataset_option
 def import_jsonl(workspace: Path, path: Path, run: str | None, model: str, dataset: str) -> None:
     """JSONL text classification: {"global_key", "text", "label", "confidence"}."""
-    with Workspace(workspace) as ws, _progress():
+    with Workspace(workspace) as ws, progress_bars():
         _report(ws.import_jsonl(path, run=run, model=model, dataset=dataset))

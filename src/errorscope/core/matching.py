@@ -26,13 +26,17 @@ tested in TIDE's order against the ground truth of its data row:
 * ``background``: IoU with every ground truth ``< t_b``;
 * ``both``: otherwise (best IoU with another class in ``[t_b, t_f]``).
 
+Per-class thresholds (``class_iou`` / a per-prediction ``confidence`` array, see
+:func:`class_thresholds`): a pair is matched when its IoU exceeds the threshold of the
+ground truth's class, and the TIDE foreground of a prediction is its own class's threshold.
+
 A false-negative ground truth is ``missed`` unless a localisation, classification or
 both error of some prediction points at it (TIDE counts such a box once, as that error).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -46,6 +50,7 @@ __all__ = [
     "Matching",
     "Objects",
     "box_iou",
+    "class_thresholds",
     "iou_pairs",
     "mask_iou",
     "match",
@@ -225,18 +230,31 @@ def iou_pairs(
     return np.concatenate(parts_g), np.concatenate(parts_d), np.concatenate(parts_i)
 
 
+def class_thresholds(
+    cls: npt.ArrayLike, default: float, per_class: Mapping[int, float] | None = None
+) -> F64:
+    """The threshold of each object: ``per_class[class id]`` where given, else ``default``."""
+    c = np.asarray(cls, dtype=np.int64).reshape(-1)
+    out = np.full(len(c), float(default), dtype=np.float64)
+    for k, v in (per_class or {}).items():
+        out[c == int(k)] = float(v)
+    return out
+
+
 @numba.njit(cache=True)
 def _greedy(
-    pg: I64, pd: I64, piou: F64, same: npt.NDArray[np.bool_], n_gt: int, n_dt: int, thr: float
+    pg: I64, pd: I64, piou: F64, same: npt.NDArray[np.bool_], n_gt: int, n_dt: int, thr: F64
 ) -> tuple[I64, I64, F64]:
-    """Pairs already sorted best first: take each while both sides are free."""
+    """Pairs already sorted best first: take each while both sides are free and its IoU
+    exceeds its threshold (``thr`` per pair)."""
     g_match = np.full(n_gt, -1, np.int64)
     d_match = np.full(n_dt, -1, np.int64)
     g_iou = np.full(n_gt, np.nan)
+    lowest = thr.min() if len(thr) else 0.0
     for k in range(len(pg)):
-        if piou[k] <= thr:
+        if piou[k] <= lowest:
             break
-        if not same[k]:
+        if not same[k] or piou[k] <= thr[k]:
             continue
         g, d = pg[k], pd[k]
         if g_match[g] < 0 and d_match[d] < 0:
@@ -290,11 +308,12 @@ def tide_errors(
     dt_fp: npt.NDArray[np.bool_],
     gt_fn: npt.NDArray[np.bool_],
     gt_usable: npt.NDArray[np.bool_] | None = None,
-    foreground: float = 0.5,
+    foreground: float | F64 = 0.5,
     background: float = TIDE_BACKGROUND,
 ) -> tuple[Obj, Obj]:
     """TIDE error type of each false-positive prediction and false-negative ground truth
-    (see the module docstring); ``gt_usable`` leaves out ground truth such as crowds."""
+    (see the module docstring); ``gt_usable`` leaves out ground truth such as crowds;
+    ``foreground`` is one threshold or one per prediction."""
     pg, pd, piou = pairs
     usable = np.ones(len(gt), bool) if gt_usable is None else gt_usable
     keep = usable[pg]
@@ -333,12 +352,15 @@ def match(
     dt: Objects,
     *,
     iou_threshold: float = 0.5,
-    confidence: float = 0.5,
+    confidence: float | F64 = 0.5,
     cross_class: bool = False,
     iou_type: Literal["bbox", "segm"] = "bbox",
     legacy: bool = False,
+    class_iou: Mapping[int, float] | None = None,
 ) -> Matching:
-    """Labelbox-style greedy matching (see the module docstring)."""
+    """Labelbox-style greedy matching (see the module docstring). ``confidence`` is one
+    threshold or one per prediction; ``class_iou`` overrides ``iou_threshold`` for the
+    ground truth of the given class ids."""
     score = dt.score if dt.score is not None else np.ones(len(dt))
     kept = score >= confidence
     kept_idx = np.nonzero(kept)[0]
@@ -347,9 +369,8 @@ def match(
     order = _pair_order(gt, kdt, pg, pd_k, piou)
     pg, pd_k, piou = pg[order], pd_k[order], piou[order]
     same = np.ones(len(pg), bool) if cross_class else gt.cls[pg] == kdt.cls[pd_k]
-    g_match_k, d_match, gt_iou = _greedy(
-        pg, pd_k, piou, same, len(gt), len(kdt), float(iou_threshold)
-    )
+    pair_thr = class_thresholds(gt.cls[pg], iou_threshold, class_iou)
+    g_match_k, d_match, gt_iou = _greedy(pg, pd_k, piou, same, len(gt), len(kdt), pair_thr)
 
     gt_match = np.full(len(gt), -1, np.int64)
     gt_match[g_match_k >= 0] = kept_idx[g_match_k[g_match_k >= 0]]
@@ -374,7 +395,7 @@ def match(
         (pg, pd_k, piou),
         dt_fp=dt_fp_k,
         gt_fn=~gt_tp,
-        foreground=iou_threshold,
+        foreground=class_thresholds(kdt.cls, iou_threshold, class_iou),
     )
     dt_error = np.full(len(dt), "", dtype=object)
     dt_error[kept_idx] = dt_err_k

@@ -28,6 +28,7 @@ answer of the row for radio classes.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Literal
 
 import numpy as np
@@ -35,6 +36,7 @@ import numpy.typing as npt
 import pyarrow as pa
 
 from errorscope.core import metrics
+from errorscope.core.progress import report
 from errorscope.core.types import SPATIAL_KINDS, Kind
 from errorscope.errors import ErrorscopeError, NotFoundError
 from errorscope.sdk.multilabel import evaluate_checklist
@@ -93,6 +95,8 @@ class EvaluationMixin:
         iou_type: IouType = "bbox",
         cross_class: bool = False,
         legacy_iou: bool = False,
+        class_iou: Mapping[str, float] | None = None,
+        class_confidence: Mapping[str, float] | None = None,
     ) -> dict[str, Any]:
         """Evaluate ``run`` (see :mod:`errorscope.sdk.evaluation`), store every result
         (replacing an earlier evaluation of the run) and return the JSON summary: ``coco``
@@ -103,6 +107,11 @@ class EvaluationMixin:
         Labelbox mode only: ``cross_class`` matches boxes across classes (a pair of two
         classes is then an FN and an FP with error ``classification``, and keeps its
         matched ids); ``legacy_iou`` uses the pixel-inclusive ``+1`` box IoU.
+
+        ``class_iou`` / ``class_confidence`` (class name -> threshold) override ``iou`` /
+        ``confidence`` for those classes in per-object matching and every count built on
+        it (COCO AP/AR keep COCO's definition; in COCO mode a class IoU must be one of
+        COCO's thresholds too). ``class_iou`` applies to spatial classes only.
         """
         if mode not in ("coco", "labelbox"):
             raise ErrorscopeError(f"mode must be 'coco' or 'labelbox', not {mode!r}")
@@ -120,6 +129,14 @@ class EvaluationMixin:
         labels, predictions = results.evaluation_inputs(self.db, info.id)
         if not predictions.num_rows:
             raise ErrorscopeError(f"model run {run!r} has no predictions to evaluate")
+        iou_by_id = _class_overrides(labels, predictions, class_iou, "class_iou", spatial=True)
+        conf_by_id = _class_overrides(labels, predictions, class_confidence, "class_confidence")
+        for name, value in (class_iou or {}).items():
+            if not 0.0 <= value < 1.0:
+                raise ErrorscopeError(f"the IoU threshold of {name!r} must be in [0, 1)")
+        for name, value in (class_confidence or {}).items():
+            if not 0.0 <= value <= 1.0:
+                raise ErrorscopeError(f"the confidence threshold of {name!r} must be in [0, 1]")
         params = {
             "iou": iou,
             "confidence": confidence,
@@ -127,6 +144,8 @@ class EvaluationMixin:
             "iou_type": iou_type,
             "cross_class": cross_class,
             "legacy_iou": legacy_iou,
+            "class_iou": {str(k): float(v) for k, v in (class_iou or {}).items()},
+            "class_confidence": {str(k): float(v) for k, v in (class_confidence or {}).items()},
         }
         gts, dts = _split(labels), _split(predictions)
         families: list[Family] = []
@@ -141,14 +160,35 @@ class EvaluationMixin:
                     iou_type=iou_type,
                     cross_class=cross_class,
                     legacy_iou=legacy_iou,
+                    class_iou=iou_by_id,
+                    class_confidence=conf_by_id,
                 )
             )
         if dts["text"].num_rows:
-            families.append(evaluate_text(gts["text"], dts["text"], confidence=confidence))
+            report("evaluating text spans", 0, 1)
+            families.append(
+                evaluate_text(
+                    gts["text"], dts["text"], confidence=confidence, class_confidence=conf_by_id
+                )
+            )
+            report("evaluating text spans", 1, 1)
         if dts["radio"].num_rows:
-            families.append(evaluate_radio(gts["radio"], dts["radio"], confidence=confidence))
+            report("evaluating radio classifications", 0, 1)
+            families.append(
+                evaluate_radio(
+                    gts["radio"], dts["radio"], confidence=confidence, class_confidence=conf_by_id
+                )
+            )
+            report("evaluating radio classifications", 1, 1)
         if dts["checklist"].num_rows:
-            fam = evaluate_checklist(gts["checklist"], dts["checklist"], confidence=confidence)
+            report("evaluating checklists", 0, 1)
+            fam = evaluate_checklist(
+                gts["checklist"],
+                dts["checklist"],
+                confidence=confidence,
+                class_confidence=conf_by_id,
+            )
+            report("evaluating checklists", 1, 1)
             if dts["radio"].num_rows:  # both kinds: the checklist scores go under their own key
                 fam.summary = {"checklist": fam.summary["classification"]}
             families.append(fam)
@@ -174,6 +214,7 @@ class EvaluationMixin:
             "f1": num(f),
         }
         class_ids = {n: c for fam in families for n, c in fam.class_ids.items()}
+        report("saving results", 0, 1)
         with self.db.transaction():
             results.save_evaluation(
                 self.db,
@@ -184,6 +225,7 @@ class EvaluationMixin:
                 rows=_rows_table(metrics.by_row(rc)),
                 classes=_classes_table(per_class, class_ids),
             )
+        report("saving results", 1, 1)
         summary["params"] = params
         return summary
 
@@ -204,6 +246,41 @@ class EvaluationMixin:
         info = catalog.get_run(self.db, run)
         self.evaluation(run)
         return results.evaluation_table(self.db, info.id, which)
+
+
+def _class_overrides(
+    labels: pa.Table,
+    predictions: pa.Table,
+    by_name: Mapping[str, float] | None,
+    what: str,
+    *,
+    spatial: bool = False,
+) -> dict[int, float]:
+    """Per-class thresholds keyed by class id; every name must be a class of the run."""
+    known: dict[str, tuple[int, str]] = {}
+    for t in (labels, predictions):
+        for n, c, k in zip(
+            _col(t, "class_name").tolist(),
+            _col(t, "class_id").tolist(),
+            _col(t, "class_kind").tolist(),
+            strict=True,
+        ):
+            known[str(n)] = (int(c), str(k))
+    out: dict[int, float] = {}
+    for name, value in (by_name or {}).items():
+        if name not in known:
+            raise ErrorscopeError(
+                f"{what}: unknown class {name!r}; the run's classes are "
+                f"{', '.join(sorted(known)) or 'none'}"
+            )
+        cid, kind = known[name]
+        if spatial and kind not in SPATIAL_KINDS:
+            raise ErrorscopeError(
+                f"{what}: class {name!r} is a {kind} class; IoU thresholds apply to boxes, "
+                "polygons, masks, points and polylines"
+            )
+        out[cid] = float(value)
+    return out
 
 
 def _concat(parts: list[metrics.Counts]) -> metrics.Counts:

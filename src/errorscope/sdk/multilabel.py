@@ -18,12 +18,15 @@ column, FP in the None row.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from errorscope.core import metrics
+from errorscope.core.matching import class_thresholds
 from errorscope.sdk.scoring import Family, _col, _floats, _objects
 
 __all__ = ["evaluate_checklist"]
@@ -54,9 +57,15 @@ def _option_names(table: pa.Table, prefix: bool) -> set[str]:
     return {f"{names[p]}/{a}" for p, a in zip(parents, flat, strict=True)}
 
 
-def evaluate_checklist(gt_t: pa.Table, dt_t: pa.Table, *, confidence: float) -> Family:
+def evaluate_checklist(
+    gt_t: pa.Table,
+    dt_t: pa.Table,
+    *,
+    confidence: float,
+    class_confidence: Mapping[int, float] | None = None,
+) -> Family:
     conf = _floats(dt_t, "confidence")
-    kept = conf >= confidence
+    kept = conf >= class_thresholds(_col(dt_t, "class_id"), confidence, class_confidence)
     several = len(set(_col(gt_t, "class_id").tolist()) | set(_col(dt_t, "class_id").tolist())) > 1
     options = np.array(
         sorted(_option_names(gt_t, several) | _option_names(dt_t, several)), dtype=object

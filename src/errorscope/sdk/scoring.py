@@ -9,7 +9,7 @@ its part of the summary and a confusion matrix.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -22,7 +22,7 @@ from errorscope.core import metrics
 from errorscope.core.classmetrics import classification_scores
 from errorscope.core.cocoeval import CocoEval, CocoObjects, evaluate_coco
 from errorscope.core.geometry import polygon_area, rle_area, rle_from_polygons
-from errorscope.core.matching import Objects, iou_pairs, match, tide_errors
+from errorscope.core.matching import Objects, class_thresholds, iou_pairs, match, tide_errors
 from errorscope.core.progress import report
 from errorscope.core.textmetrics import Spans, entity_scores, span_results
 from errorscope.core.types import Kind
@@ -256,14 +256,20 @@ def evaluate_spatial(
     iou_type: IouType,
     cross_class: bool = False,
     legacy_iou: bool = False,
+    class_iou: Mapping[int, float] | None = None,
+    class_confidence: Mapping[int, float] | None = None,
 ) -> Family:
+    """Boxes, polygons, masks, points and polylines; ``class_iou`` / ``class_confidence``
+    override ``iou`` / ``confidence`` for the given class ids (per-object matching and
+    counts only: COCO AP/AR use every prediction and all ten COCO thresholds)."""
     if iou_type == "segm":  # points and polylines have no area
         keep_kinds = pa.array([str(Kind.BBOX), str(Kind.POLYGON), str(Kind.MASK)])
         gt_t = gt_t.filter(pc.is_in(gt_t.column("kind"), keep_kinds))
         dt_t = dt_t.filter(pc.is_in(dt_t.column("kind"), keep_kinds))
     gt, dt = _spatial_objects(gt_t, iou_type), _spatial_objects(dt_t, iou_type)
     assert dt.score is not None
-    kept = dt.score >= confidence
+    dt_conf = class_thresholds(dt.cls, confidence, class_confidence)
+    kept = dt.score >= dt_conf
     fam = Family()
     report("evaluating boxes", 0, 3)
     coco = _coco(gt_t, dt_t, gt, dt, iou_type)
@@ -274,26 +280,25 @@ def evaluate_spatial(
 
     crowd = _col(gt_t, "iscrowd").astype(bool)
     if mode == "coco":
-        t = np.nonzero(np.isclose(full.iou_thresholds, iou))[0]
-        if not len(t):
-            raise ErrorscopeError(
-                f"COCO matching works at IoU 0.50, 0.55, ..., 0.95, not {iou}: pick one "
-                "of those or use mode 'labelbox'"
-            )
+        level = {c: _coco_level(full.iou_thresholds, v) for c, v in (class_iou or {}).items()}
+        k_default = _coco_level(full.iou_thresholds, iou)
         ev = full if kept.all() else coco(kept)
-        k = int(t[0])
         kept_idx = np.nonzero(kept)[0]
-        gt_match_k = ev.gt_match[k]
+        k_gt = np.array([level.get(int(c), k_default) for c in gt.cls], np.int64)
+        k_dt = np.array([level.get(int(c), k_default) for c in dt.cls[kept_idx]], np.int64)
+        at_gt = (k_gt, np.arange(len(gt)))
+        at_dt = (k_dt, np.arange(len(kept_idx)))
+        gt_match_k = ev.gt_match[at_gt] if len(gt) else np.zeros(0, np.int64)
         gt_match = _lift(gt_match_k, kept_idx)
         gt_status = np.where(ev.gt_ignore, "ignored", np.where(gt_match >= 0, "TP", "FN")).astype(
             object
         )
         dt_match = np.full(len(dt), -1, np.int64)
-        dt_match[kept_idx] = ev.dt_match[k]
+        dt_match[kept_idx] = ev.dt_match[at_dt]
         dt_iou = np.full(len(dt), np.nan)
-        dt_iou[kept_idx] = ev.dt_iou[k]
+        dt_iou[kept_idx] = ev.dt_iou[at_dt]
         ignored = np.ones(len(dt), bool)
-        ignored[kept_idx] = ev.dt_ignore[k]
+        ignored[kept_idx] = ev.dt_ignore[at_dt]
         dt_status = np.where(ignored, "ignored", np.where(dt_match >= 0, "TP", "FP")).astype(object)
         dt_match[ignored] = -1
         dt_iou[ignored] = np.nan
@@ -307,7 +312,7 @@ def evaluate_spatial(
             dt_fp=(dt_status == "FP")[kept_idx],
             gt_fn=gt_status == "FN",
             gt_usable=~crowd,
-            foreground=iou,
+            foreground=class_thresholds(kdt.cls, iou, class_iou),
         )
         dt_error = np.full(len(dt), "", dtype=object)
         dt_error[kept_idx] = dt_err_k
@@ -316,10 +321,11 @@ def evaluate_spatial(
             gt,
             dt,
             iou_threshold=iou,
-            confidence=confidence,
+            confidence=dt_conf,
             iou_type=iou_type,
             cross_class=cross_class,
             legacy=legacy_iou,
+            class_iou=class_iou,
         )
         gt_status, gt_match, gt_iou, gt_error = m.gt_status, m.gt_match, m.gt_iou, m.gt_error
         dt_status, dt_match, dt_iou, dt_error = m.dt_status, m.dt_match, m.dt_iou, m.dt_error
@@ -343,10 +349,11 @@ def evaluate_spatial(
         gt,
         dt,
         iou_threshold=iou,
-        confidence=confidence,
+        confidence=dt_conf,
         cross_class=True,
         iou_type=iou_type,
         legacy=legacy_iou,
+        class_iou=class_iou,
     )
     order = sorted(names, key=lambda c: names[c])
     matrix = metrics.confusion_matrix(
@@ -362,6 +369,17 @@ def evaluate_spatial(
     return fam
 
 
+def _coco_level(thresholds: F64, iou: float) -> int:
+    """Index of ``iou`` among COCO's IoU thresholds (per-object COCO matching uses one)."""
+    t = np.nonzero(np.isclose(thresholds, iou))[0]
+    if not len(t):
+        raise ErrorscopeError(
+            f"COCO matching works at IoU 0.50, 0.55, ..., 0.95, not {iou}: pick one "
+            "of those or use mode 'labelbox'"
+        )
+    return int(t[0])
+
+
 def _class_names(*tables: pa.Table) -> dict[int, str]:
     out: dict[int, str] = {}
     for t in tables:
@@ -371,9 +389,16 @@ def _class_names(*tables: pa.Table) -> dict[int, str]:
 
 
 # -- text spans ----------------------------------------------------------------------------
-def evaluate_text(gt_t: pa.Table, dt_t: pa.Table, *, confidence: float) -> Family:
+def evaluate_text(
+    gt_t: pa.Table,
+    dt_t: pa.Table,
+    *,
+    confidence: float,
+    class_confidence: Mapping[int, float] | None = None,
+) -> Family:
     conf = _floats(dt_t, "confidence")
-    kept = conf >= confidence
+    conf_thr = class_thresholds(_col(dt_t, "class_id"), confidence, class_confidence)
+    kept = conf >= conf_thr
     kept_idx = np.nonzero(kept)[0]
 
     def spans(t: pa.Table, idx: I64 | None = None) -> Spans:
@@ -447,7 +472,7 @@ def evaluate_text(gt_t: pa.Table, dt_t: pa.Table, *, confidence: float) -> Famil
 
     g_obj = Objects(gold.row, g_cls, boxes(gt_t))
     d_obj = Objects(_col(dt_t, "data_row_id").astype(np.int64), d_cls, boxes(dt_t), conf)
-    cross = match(g_obj, d_obj, iou_threshold=1 - 1e-9, confidence=confidence, cross_class=True)
+    cross = match(g_obj, d_obj, iou_threshold=1 - 1e-9, confidence=conf_thr, cross_class=True)
     order = sorted(names, key=lambda c: names[c])
     matrix = metrics.confusion_matrix(
         order, g_cls, cross.gt_match, np.ones(len(g_cls), bool), d_cls, cross.dt_kept
@@ -457,9 +482,15 @@ def evaluate_text(gt_t: pa.Table, dt_t: pa.Table, *, confidence: float) -> Famil
 
 
 # -- radio classifications -----------------------------------------------------------------
-def evaluate_radio(gt_t: pa.Table, dt_t: pa.Table, *, confidence: float) -> Family:
+def evaluate_radio(
+    gt_t: pa.Table,
+    dt_t: pa.Table,
+    *,
+    confidence: float,
+    class_confidence: Mapping[int, float] | None = None,
+) -> Family:
     conf = _floats(dt_t, "confidence")
-    kept = conf >= confidence
+    kept = conf >= class_thresholds(_col(dt_t, "class_id"), confidence, class_confidence)
     several = len(set(_col(gt_t, "class_id").tolist()) | set(_col(dt_t, "class_id").tolist())) > 1
 
     def answer(t: pa.Table) -> Obj:
