@@ -23,7 +23,8 @@ scored with its own tools:
 Counts per data row and per class follow :mod:`errorscope.core.metrics`. The confusion
 matrix (rows = ground truth, columns = prediction, last = "None") comes from matching
 across classes: greedy by IoU for boxes and masks, exact boundaries for text spans, the
-answer of the row for radio classes.
+answer of the row for radio classes. Box runs also get VOC AP (11-point and every-point)
+and every spatial run its precision/recall curves (:mod:`errorscope.sdk.curves`).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from errorscope.core import metrics
 from errorscope.core.progress import report
 from errorscope.core.types import SPATIAL_KINDS, Kind
 from errorscope.errors import ErrorscopeError, NotFoundError
+from errorscope.sdk.curves import add_run_curves
 from errorscope.sdk.multilabel import evaluate_checklist
 from errorscope.sdk.scoring import (
     COCO_STATS,
@@ -201,6 +203,14 @@ class EvaluationMixin:
             if fam.counts is not None:
                 counts.append(fam.counts)
         summary["per_class"] = per_class
+        curves = add_run_curves(
+            summary,
+            next((f.coco for f in families if f.coco is not None), None),
+            gts["spatial"],
+            dts["spatial"],
+            iou_type=iou_type,
+            legacy=legacy_iou,
+        )
         summary["confusion_matrix"] = families[0].confusion
         rc = _concat(counts)
         tp, fp, fn = int(rc.tp.sum()), int(rc.fp.sum()), int(rc.fn.sum())
@@ -224,6 +234,7 @@ class EvaluationMixin:
                 objects=pa.concat_tables([t for fam in families for t in fam.objects]),
                 rows=_rows_table(metrics.by_row(rc)),
                 classes=_classes_table(per_class, class_ids),
+                curves=curves,
             )
         report("saving results", 1, 1)
         summary["params"] = params

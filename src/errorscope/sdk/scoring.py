@@ -77,6 +77,7 @@ class Family:
     class_ids: dict[str, int] = field(default_factory=dict)
     summary: dict[str, Any] = field(default_factory=dict)
     confusion: dict[str, Any] | None = None
+    coco: CocoEval | None = None  # spatial: COCOeval on every prediction (for its curves)
 
 
 def _objects(
@@ -274,6 +275,7 @@ def evaluate_spatial(
     report("evaluating boxes", 0, 3)
     coco = _coco(gt_t, dt_t, gt, dt, iou_type)
     full = coco(np.ones(len(dt), bool))
+    fam.coco = full
     fam.summary["coco"] = {k: float(v) for k, v in zip(COCO_STATS, full.stats, strict=True)}
     ap = dict(zip(full.class_ids.tolist(), full.per_class_ap().tolist(), strict=True))
     report("evaluating boxes", 1, 3)

@@ -20,6 +20,7 @@ __all__ = [
     "evaluation_inputs",
     "evaluation_table",
     "load_evaluation",
+    "pr_curves",
     "save_evaluation",
 ]
 
@@ -32,7 +33,7 @@ RESULT_TABLES = {
 
 _COLUMNS = """a.id, a.data_row_id, a.class_id, c.name AS class_name, c.kind AS class_kind,
     a.kind, a.x1, a.y1, a.x2, a.y2, a.coords, a.rle_counts, a.rle_h, a.rle_w,
-    a.span_start, a.span_end, a.answers, a.area, a.iscrowd, d.width, d.height"""
+    a.span_start, a.span_end, a.answers, a.area, a.iscrowd, a.difficult, d.width, d.height"""
 
 
 def _scope(run_id: int) -> str:
@@ -66,25 +67,32 @@ def save_evaluation(
     objects: pa.Table,
     rows: pa.Table,
     classes: pa.Table,
+    curves: pa.Table | None = None,
 ) -> None:
     """Replace the run's evaluation. The tables carry the result tables' columns except
-    ``run_id`` (see ``store/schema.py``)."""
+    ``run_id`` (see ``store/schema.py``); ``curves`` those of ``eval_pr_curves``."""
     with db.transaction():
-        for table in ("eval_runs", *RESULT_TABLES.values()):
+        for table in ("eval_runs", "eval_pr_curves", *RESULT_TABLES.values()):
             db.con.execute(f"DELETE FROM {table} WHERE run_id = ?", [run_id])
         db.con.execute(
             "INSERT INTO eval_runs (run_id, params, summary) VALUES (?, ?, ?)",
             [run_id, json.dumps(params), json.dumps(summary)],
         )
-        for key, data in (("objects", objects), ("rows", rows), ("classes", classes)):
-            if not data.num_rows:
+        tables = {**RESULT_TABLES, "curves": "eval_pr_curves"}
+        for key, data in (
+            ("objects", objects),
+            ("rows", rows),
+            ("classes", classes),
+            ("curves", curves),
+        ):
+            if data is None or not data.num_rows:
                 continue
             name = f"_eval_{key}"
             db.con.register(name, data)
             try:
                 cols = ", ".join(f'"{c}"' for c in data.column_names)
                 db.con.execute(
-                    f"""INSERT INTO {RESULT_TABLES[key]} (run_id, {cols})
+                    f"""INSERT INTO {tables[key]} (run_id, {cols})
                         SELECT {int(run_id)}, {cols} FROM {name}"""
                 )
             finally:
@@ -108,4 +116,16 @@ def evaluation_table(db: Database, run_id: int, which: str) -> pa.Table:
     return db.arrow(
         f"SELECT * EXCLUDE (run_id) FROM {table} WHERE run_id = ? ORDER BY {order[which]}",
         [run_id],
+    )
+
+
+def pr_curves(db: Database, run_id: int, curve: str) -> pa.Table:
+    """The stored precision/recall points of one ``curve`` (``coco`` or ``voc``) of a run,
+    with the class name, ordered by class name, IoU threshold and point."""
+    return db.arrow(
+        """SELECT c.name AS class_name, p.class_id, p.iou, p.point, p.recall,
+                  p."precision", p.score
+           FROM eval_pr_curves p JOIN classes c ON c.id = p.class_id
+           WHERE p.run_id = ? AND p.curve = ? ORDER BY c.name, p.iou, p.point""",
+        [run_id, curve],
     )

@@ -155,5 +155,23 @@ CREATE TABLE eval_class_metrics (
 );
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2)
+#: Precision/recall curves of an evaluation (issue 3), one row per point: ``curve`` is
+#: ``coco`` (per class and COCO IoU threshold, area all, maxDets 100; ``point`` = recall
+#: threshold index 0..100, ``recall`` = the threshold, null precision/score where
+#: pycocotools has -1) or ``voc`` (per class at IoU 0.5; ``point`` = rank of the
+#: detection in score order, ``score`` its confidence).
+_V3 = """
+CREATE TABLE eval_pr_curves (
+    run_id INTEGER NOT NULL,
+    curve VARCHAR NOT NULL,
+    class_id INTEGER NOT NULL,
+    iou DOUBLE NOT NULL,
+    point INTEGER NOT NULL,
+    recall DOUBLE,
+    "precision" DOUBLE,
+    score DOUBLE
+);
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3)
 SCHEMA_VERSION = len(MIGRATIONS)
