@@ -138,3 +138,23 @@ def test_voc_curves_end_where_the_recall_does(ws: es.Workspace) -> None:
         assert np.all(np.diff(rec) >= 0)
         # every-point AP never exceeds the recall reached
         assert entry["voc_ap"] <= rec[-1] + 1e-12
+
+
+def test_cli_prints_voc_map(tmp_path: Path) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from errorscope.cli import cli
+
+    path = tmp_path / "ws"
+    with es.open_workspace(path) as ws:
+        load_voc100(ws)
+    runner = CliRunner()
+    result = runner.invoke(cli, ["evaluate", "-w", str(path), "--run", "det", "--json"])
+    assert result.exit_code == 0, result.output
+    voc = json.loads(result.output)["voc"]
+    assert set(voc) == {"map_11", "map_all", "iou"}
+    result = runner.invoke(cli, ["evaluate", "-w", str(path), "--run", "det"])
+    assert result.exit_code == 0, result.output
+    assert f"VOC mAP@0.5: every-point {voc['map_all']:.4f}" in result.output

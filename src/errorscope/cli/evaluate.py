@@ -47,6 +47,11 @@ def _print_summary(summary: dict[str, Any]) -> None:
     )
     if "coco" in summary:
         click.echo("COCO " + "  ".join(f"{k} {v:.4f}" for k, v in summary["coco"].items()))
+    if "voc" in summary:
+        v = summary["voc"]
+        click.echo(
+            f"VOC mAP@{v['iou']}: every-point {_fmt(v['map_all'])}  11-point {_fmt(v['map_11'])}"
+        )
     if "entity" in summary:
         e = summary["entity"]
         click.echo(
