@@ -39,6 +39,8 @@ METRICS = [
     ("Counts, IoU and the confusion matrix", "errorscope.core.metrics", "errorscope evaluate"),
     ("Text spans (NER)", "errorscope.core.textmetrics", "errorscope evaluate"),
     ("Classifications", "errorscope.core.classmetrics", "errorscope evaluate"),
+    ("PASCAL VOC AP", "errorscope.core.vocap", "errorscope evaluate"),
+    ("Precision/recall curves", "errorscope.sdk.curves", "errorscope evaluate"),
 ]
 
 METRICS_HEADER = """# Metrics
