@@ -216,6 +216,7 @@ def test_results_are_stored_and_replaced(ws: es.Workspace) -> None:
         "legacy_iou": False,
         "class_iou": {},
         "class_confidence": {},
+        "point_buffer": 70.0,
     }
     assert json.loads(json.dumps(first)) == stored
 

@@ -122,6 +122,13 @@ def _print_summary(summary: dict[str, Any]) -> None:
     metavar="NAME=CONF",
     help="Confidence threshold of one class (repeatable); overrides --confidence.",
 )
+@click.option(
+    "--point-buffer",
+    type=float,
+    default=70.0,
+    show_default=True,
+    help="Labelbox mode: pixels points and polylines are buffered by before their IoU.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
 def evaluate(
     workspace: Path,
@@ -134,6 +141,7 @@ def evaluate(
     legacy_iou: bool,
     class_iou: tuple[str, ...],
     class_confidence: tuple[str, ...],
+    point_buffer: float,
     as_json: bool,
 ) -> None:
     """Compute and store a run's metrics (per object, data row, class and run)."""
@@ -150,6 +158,7 @@ def evaluate(
             legacy_iou=legacy_iou,
             class_iou=per_iou,
             class_confidence=per_conf,
+            point_buffer=point_buffer,
         )
     if as_json:
         click.echo(json.dumps(summary))

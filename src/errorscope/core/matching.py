@@ -5,7 +5,9 @@ Labelbox matching, per data row and class (or across classes with ``cross_class`
 1. predictions whose confidence is below the confidence threshold are *ignored*
    (status ``"ignored"``; a missing confidence is 1.0, which the store fills in);
 2. every ground-truth/prediction pair of a data row gets an IoU (boxes, or masks and
-   polygons through pycocotools' mask API);
+   polygons through pycocotools' mask API; points and polylines as Labelbox does, buffered
+   by ``buffer`` = 70 px into areas, see :func:`errorscope.core.iou.vector_iou_pairs`;
+   a point or polyline and any other kind have IoU 0);
 3. pairs are taken greedily by highest IoU, one-to-one, while ``IoU > threshold``.
    Equal IoUs are ordered by content (prediction score, then the boxes), never by input
    position, so results do not depend on the order of the inputs.
@@ -45,6 +47,8 @@ import numpy as np
 import numpy.typing as npt
 from pycocotools import mask as mask_utils
 
+from errorscope.core.iou import DEFAULT_BUFFER, vector_iou_pairs, vector_segments
+
 __all__ = [
     "ERROR_TYPES",
     "Matching",
@@ -55,6 +59,7 @@ __all__ = [
     "mask_iou",
     "match",
     "tide_errors",
+    "vector_geometries",
 ]
 
 F64 = npt.NDArray[np.float64]
@@ -80,7 +85,9 @@ class Objects:
 
     ``boxes`` are xyxy in absolute pixels. ``rles`` (pycocotools RLE dicts, ``{"size":
     [h, w], "counts": bytes}``) are needed only for ``iou_type="segm"``. ``score`` is the
-    confidence of predictions (None for ground truth).
+    confidence of predictions (None for ground truth). ``vectors`` (see
+    :func:`vector_geometries`) holds the segments of points and polylines, ``None`` for
+    every other object; without it every object is compared by ``boxes``/``rles``.
     """
 
     row: I64
@@ -88,6 +95,7 @@ class Objects:
     boxes: F64
     score: F64 | None = None
     rles: Sequence[dict[str, Any]] | None = None
+    vectors: Sequence[F64 | None] | None = None
 
     def __len__(self) -> int:
         return len(self.row)
@@ -99,7 +107,23 @@ class Objects:
             boxes=self.boxes[index],
             score=None if self.score is None else self.score[index],
             rles=None if self.rles is None else [self.rles[int(i)] for i in index],
+            vectors=None if self.vectors is None else [self.vectors[int(i)] for i in index],
         )
+
+    def is_vector(self) -> npt.NDArray[np.bool_]:
+        """Which objects are points or polylines."""
+        if self.vectors is None:
+            return np.zeros(len(self), bool)
+        return np.array([v is not None for v in self.vectors], dtype=bool)
+
+
+def vector_geometries(kinds: Sequence[str], coords: Sequence[Any]) -> list[F64 | None]:
+    """``Objects.vectors`` from each object's kind and ``coords`` (list of flat parts):
+    the segments of points and polylines, ``None`` for other kinds."""
+    return [
+        vector_segments(c or [], str(k)) if k in ("point", "polyline") else None
+        for k, c in zip(kinds, coords, strict=True)
+    ]
 
 
 @dataclass(frozen=True)
@@ -197,9 +221,44 @@ def iou_pairs(
     *,
     iou_type: Literal["bbox", "segm"] = "bbox",
     legacy: bool = False,
+    buffer: float = DEFAULT_BUFFER,
 ) -> tuple[I64, I64, F64]:
     """All ground-truth/prediction pairs of the same data row with IoU > 0, as index
-    arrays into ``gt`` and ``dt`` and their IoUs."""
+    arrays into ``gt`` and ``dt`` and their IoUs; points and polylines are buffered by
+    ``buffer`` pixels and compared with each other only."""
+    g_vec, d_vec = gt.is_vector(), dt.is_vector()
+    if not g_vec.any() and not d_vec.any():
+        return _plain_pairs(gt, dt, iou_type=iou_type, legacy=legacy)
+    gi, di = np.nonzero(~g_vec)[0], np.nonzero(~d_vec)[0]
+    pg, pd, piou = _plain_pairs(gt.take(gi), dt.take(di), iou_type=iou_type, legacy=legacy)
+    gv, dv = np.nonzero(g_vec)[0], np.nonzero(d_vec)[0]
+    # candidates: boxes grown by the buffer overlap
+    grow = np.array([-buffer, -buffer, buffer, buffer])
+    vg, vd = gt.take(gv), dt.take(dv)
+    cg, cd, _ = _plain_pairs(
+        Objects(vg.row, vg.cls, vg.boxes + grow), Objects(vd.row, vd.cls, vd.boxes + grow)
+    )
+    g_vectors, d_vectors = gt.vectors or [], dt.vectors or []
+    geoms = [g_vectors[int(i)] for i in gv] + [d_vectors[int(j)] for j in dv]
+    viou = vector_iou_pairs(
+        [np.zeros((0, 4)) if g is None else g for g in geoms], cg, cd + len(gv), buffer=buffer
+    )
+    keep = viou > 0
+    return (
+        np.concatenate([gi[pg], gv[cg[keep]]]),
+        np.concatenate([di[pd], dv[cd[keep]]]),
+        np.concatenate([piou, np.clip(viou[keep], 0.0, 1.0)]),
+    )
+
+
+def _plain_pairs(
+    gt: Objects,
+    dt: Objects,
+    *,
+    iou_type: Literal["bbox", "segm"] = "bbox",
+    legacy: bool = False,
+) -> tuple[I64, I64, F64]:
+    """:func:`iou_pairs` of boxes or masks."""
     g_order = np.argsort(gt.row, kind="stable")
     d_order = np.argsort(dt.row, kind="stable")
     rows, gs, ge, ds, de = _row_blocks(gt.row[g_order], dt.row[d_order])
@@ -357,15 +416,17 @@ def match(
     iou_type: Literal["bbox", "segm"] = "bbox",
     legacy: bool = False,
     class_iou: Mapping[int, float] | None = None,
+    buffer: float = DEFAULT_BUFFER,
 ) -> Matching:
     """Labelbox-style greedy matching (see the module docstring). ``confidence`` is one
     threshold or one per prediction; ``class_iou`` overrides ``iou_threshold`` for the
-    ground truth of the given class ids."""
+    ground truth of the given class ids; ``buffer`` is the radius points and polylines
+    are buffered by."""
     score = dt.score if dt.score is not None else np.ones(len(dt))
     kept = score >= confidence
     kept_idx = np.nonzero(kept)[0]
     kdt = dt.take(kept_idx)
-    pg, pd_k, piou = iou_pairs(gt, kdt, iou_type=iou_type, legacy=legacy)
+    pg, pd_k, piou = iou_pairs(gt, kdt, iou_type=iou_type, legacy=legacy, buffer=buffer)
     order = _pair_order(gt, kdt, pg, pd_k, piou)
     pg, pd_k, piou = pg[order], pd_k[order], piou[order]
     same = np.ones(len(pg), bool) if cross_class else gt.cls[pg] == kdt.cls[pd_k]

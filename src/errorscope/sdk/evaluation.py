@@ -99,6 +99,7 @@ class EvaluationMixin:
         legacy_iou: bool = False,
         class_iou: Mapping[str, float] | None = None,
         class_confidence: Mapping[str, float] | None = None,
+        point_buffer: float = 70.0,
     ) -> dict[str, Any]:
         """Evaluate ``run`` (see :mod:`errorscope.sdk.evaluation`), store every result
         (replacing an earlier evaluation of the run) and return the JSON summary: ``coco``
@@ -114,6 +115,10 @@ class EvaluationMixin:
         ``confidence`` for those classes in per-object matching and every count built on
         it (COCO AP/AR keep COCO's definition; in COCO mode a class IoU must be one of
         COCO's thresholds too). ``class_iou`` applies to spatial classes only.
+
+        ``point_buffer``: Labelbox mode compares points and polylines as Labelbox does,
+        buffered by this many pixels into areas (see :func:`errorscope.core.iou.
+        vector_iou_pairs`); COCO mode compares their boxes.
         """
         if mode not in ("coco", "labelbox"):
             raise ErrorscopeError(f"mode must be 'coco' or 'labelbox', not {mode!r}")
@@ -121,6 +126,8 @@ class EvaluationMixin:
             raise ErrorscopeError(f"iou_type must be 'bbox' or 'segm', not {iou_type!r}")
         if not 0.0 <= iou < 1.0:
             raise ErrorscopeError(f"the IoU threshold must be in [0, 1), not {iou}")
+        if not point_buffer > 0.0:
+            raise ErrorscopeError(f"point_buffer must be positive, not {point_buffer}")
         if not 0.0 <= confidence <= 1.0:
             raise ErrorscopeError(f"the confidence threshold must be in [0, 1], not {confidence}")
         if (cross_class or legacy_iou) and mode != "labelbox":
@@ -148,6 +155,7 @@ class EvaluationMixin:
             "legacy_iou": legacy_iou,
             "class_iou": {str(k): float(v) for k, v in (class_iou or {}).items()},
             "class_confidence": {str(k): float(v) for k, v in (class_confidence or {}).items()},
+            "point_buffer": float(point_buffer),
         }
         gts, dts = _split(labels), _split(predictions)
         families: list[Family] = []
@@ -164,6 +172,7 @@ class EvaluationMixin:
                     legacy_iou=legacy_iou,
                     class_iou=iou_by_id,
                     class_confidence=conf_by_id,
+                    point_buffer=point_buffer,
                 )
             )
         if dts["text"].num_rows:

@@ -22,6 +22,7 @@ from errorscope.core import metrics
 from errorscope.core.classmetrics import classification_scores
 from errorscope.core.cocoeval import CocoEval, CocoObjects, evaluate_coco
 from errorscope.core.geometry import polygon_area, rle_area, rle_from_polygons
+from errorscope.core.iou import vector_segments
 from errorscope.core.matching import Objects, class_thresholds, iou_pairs, match, tide_errors
 from errorscope.core.progress import report
 from errorscope.core.textmetrics import Spans, entity_scores, span_results
@@ -193,9 +194,23 @@ def _areas(table: pa.Table) -> F64:
     return area
 
 
-def _spatial_objects(table: pa.Table, iou_type: IouType) -> Objects:
+def _vectors(table: pa.Table) -> list[F64 | None] | None:
+    """Segments of the points and polylines (None for other kinds; None if there are none)."""
+    kinds = _col(table, "kind")
+    idx = np.nonzero((kinds == Kind.POINT) | (kinds == Kind.POLYLINE))[0]
+    if not len(idx):
+        return None
+    out: list[F64 | None] = [None] * len(kinds)
+    coords = table.column("coords").take(pa.array(idx)).to_pylist()
+    for i, c in zip(idx.tolist(), coords, strict=True):
+        out[i] = vector_segments(c or [], str(kinds[i]))
+    return out
+
+
+def _spatial_objects(table: pa.Table, iou_type: IouType, vectors: bool = False) -> Objects:
     boxes = np.stack([_floats(table, c) for c in ("x1", "y1", "x2", "y2")], axis=1).reshape(-1, 4)
     return Objects(
+        vectors=_vectors(table) if vectors else None,
         row=_col(table, "data_row_id").astype(np.int64),
         cls=_col(table, "class_id").astype(np.int64),
         boxes=boxes,
@@ -259,15 +274,20 @@ def evaluate_spatial(
     legacy_iou: bool = False,
     class_iou: Mapping[int, float] | None = None,
     class_confidence: Mapping[int, float] | None = None,
+    point_buffer: float = 70.0,
 ) -> Family:
     """Boxes, polygons, masks, points and polylines; ``class_iou`` / ``class_confidence``
     override ``iou`` / ``confidence`` for the given class ids (per-object matching and
-    counts only: COCO AP/AR use every prediction and all ten COCO thresholds)."""
+    counts only: COCO AP/AR use every prediction and all ten COCO thresholds). In
+    Labelbox mode points and polylines are buffered by ``point_buffer`` pixels and
+    compared by the IoU of those areas (COCO mode compares their boxes, as pycocotools)."""
     if iou_type == "segm":  # points and polylines have no area
         keep_kinds = pa.array([str(Kind.BBOX), str(Kind.POLYGON), str(Kind.MASK)])
         gt_t = gt_t.filter(pc.is_in(gt_t.column("kind"), keep_kinds))
         dt_t = dt_t.filter(pc.is_in(dt_t.column("kind"), keep_kinds))
-    gt, dt = _spatial_objects(gt_t, iou_type), _spatial_objects(dt_t, iou_type)
+    vectors = mode == "labelbox"
+    gt = _spatial_objects(gt_t, iou_type, vectors)
+    dt = _spatial_objects(dt_t, iou_type, vectors)
     assert dt.score is not None
     dt_conf = class_thresholds(dt.cls, confidence, class_confidence)
     kept = dt.score >= dt_conf
@@ -328,6 +348,7 @@ def evaluate_spatial(
             cross_class=cross_class,
             legacy=legacy_iou,
             class_iou=class_iou,
+            buffer=point_buffer,
         )
         gt_status, gt_match, gt_iou, gt_error = m.gt_status, m.gt_match, m.gt_iou, m.gt_error
         dt_status, dt_match, dt_iou, dt_error = m.dt_status, m.dt_match, m.dt_iou, m.dt_error
@@ -356,6 +377,7 @@ def evaluate_spatial(
         iou_type=iou_type,
         legacy=legacy_iou,
         class_iou=class_iou,
+        buffer=point_buffer,
     )
     order = sorted(names, key=lambda c: names[c])
     matrix = metrics.confusion_matrix(
