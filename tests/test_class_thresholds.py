@@ -135,11 +135,13 @@ def test_cli_class_thresholds(tmp_path: Path) -> None:
     args = ["evaluate", "-w", str(path), "--run", "det", "--mode", "labelbox"]
     result = runner.invoke(
         cli,
-        [*args, "--class-iou", "person=0.7", "--class-confidence", "dog=0.2", "--json"],
-    )
+        [*args, "--class-iou", "person=0.7", "--class-confidence", "dog=0.2", "--json",
+         "--point-buffer", "50"],
+    )  # fmt: skip
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
     assert data["params"]["class_iou"] == {"person": 0.7}
+    assert data["params"]["point_buffer"] == 50.0
     assert data["per_class"] == want["per_class"]
     result = runner.invoke(cli, [*args, "--class-iou", "person:0.7"])
     assert result.exit_code != 0
