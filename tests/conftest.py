@@ -42,3 +42,16 @@ def snapshot(ws: es.Workspace) -> dict[str, object]:
         "predictions",
     ]
     return {t: ws.db.rows(f"SELECT * FROM {t} ORDER BY ALL") for t in tables}
+
+
+def load_voc100(ws: es.Workspace, run: str = "det") -> None:
+    """The real voc100 sample: VOC ground truth, and the real detector as ``run``."""
+    voc = shared_path("voc100")
+    ws.import_voc(voc / "gts" / "pascalvoc_format", images_dir=voc / "images")
+    ws.import_yolo(
+        voc / "dets" / "abs_xywh",
+        names=voc / "voc.names",
+        images_dir=voc / "images",
+        layout="ltwh",
+        run=run,
+    )

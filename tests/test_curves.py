@@ -13,22 +13,7 @@ import pytest
 
 import errorscope as es
 from errorscope.errors import ErrorscopeError, NotFoundError
-from tests.conftest import shared_path
-
-
-def voc100(*parts: str) -> Path:
-    return shared_path("voc100", *parts)
-
-
-def load_voc100(ws: es.Workspace) -> None:
-    ws.import_voc(voc100("gts", "pascalvoc_format"), images_dir=voc100("images"))
-    ws.import_yolo(
-        voc100("dets", "abs_xywh"),
-        names=voc100("voc.names"),
-        images_dir=voc100("images"),
-        layout="ltwh",
-        run="det",
-    )
+from tests.conftest import load_voc100
 
 
 def _pycocotools(ws: es.Workspace, tmp_path: Path) -> Any:

@@ -17,7 +17,7 @@ from click.testing import CliRunner
 
 import errorscope as es
 from errorscope.cli import cli
-from tests.conftest import shared_path, snapshot
+from tests.conftest import load_voc100, shared_path, snapshot
 
 pytestmark = pytest.mark.shared_data
 
@@ -26,17 +26,6 @@ STATS = ("AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs
 
 def voc100(*parts: str) -> Path:
     return shared_path("voc100", *parts)
-
-
-def load_voc100(ws: es.Workspace) -> None:
-    ws.import_voc(voc100("gts", "pascalvoc_format"), images_dir=voc100("images"))
-    ws.import_yolo(
-        voc100("dets", "abs_xywh"),
-        names=voc100("voc.names"),
-        images_dir=voc100("images"),
-        layout="ltwh",
-        run="det",
-    )
 
 
 def conll() -> Path:

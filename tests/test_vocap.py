@@ -13,7 +13,7 @@ import pytest
 
 import errorscope as es
 from errorscope.core.vocap import voc_ap, voc_evaluate
-from tests.conftest import shared_path
+from tests.conftest import load_voc100, shared_path
 
 Box = tuple[float, float, float, float]
 Gts = dict[str, list[tuple[str, Box, bool]]]
@@ -302,14 +302,7 @@ def test_voc100_core_equals_the_reference() -> None:
 
 @pytest.mark.parametrize("legacy", [False, True])
 def test_voc100_workspace_evaluate_equals_the_reference(ws: es.Workspace, legacy: bool) -> None:
-    ws.import_voc(voc100("gts", "pascalvoc_format"), images_dir=voc100("images"))
-    ws.import_yolo(
-        voc100("dets", "abs_xywh"),
-        names=voc100("voc.names"),
-        images_dir=voc100("images"),
-        layout="ltwh",
-        run="det",
-    )
+    load_voc100(ws)
     assert sum(ws.labels().column("difficult").to_pylist()) == 38
     mode = "labelbox" if legacy else "coco"
     summary = ws.evaluate("det", confidence=0.9, mode=mode, legacy_iou=legacy)

@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 
 from errorscope.core import metrics
 from errorscope.core.classmetrics import classification_scores
-from errorscope.core.cocoeval import CocoEval, CocoObjects, evaluate_coco
+from errorscope.core.cocoeval import STAT_NAMES, CocoEval, CocoObjects, evaluate_coco
 from errorscope.core.geometry import polygon_area, rle_area, rle_from_polygons
 from errorscope.core.iou import vector_segments
 from errorscope.core.matching import Objects, class_thresholds, iou_pairs, match, tide_errors
@@ -31,20 +31,7 @@ from errorscope.errors import ErrorscopeError
 
 __all__ = ["COCO_STATS", "Family", "evaluate_radio", "evaluate_spatial", "evaluate_text", "num"]
 
-COCO_STATS = (
-    "AP",
-    "AP50",
-    "AP75",
-    "APs",
-    "APm",
-    "APl",
-    "AR1",
-    "AR10",
-    "AR100",
-    "ARs",
-    "ARm",
-    "ARl",
-)
+COCO_STATS = STAT_NAMES  # the 12 standard stats, in pycocotools order
 Mode = Literal["coco", "labelbox"]
 IouType = Literal["bbox", "segm"]
 I64 = npt.NDArray[np.int64]
