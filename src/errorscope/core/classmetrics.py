@@ -161,6 +161,41 @@ def _prf(
     return precision, recall, f1
 
 
+def _scores(
+    tp: IntArray, support: IntArray, n_pred: IntArray
+) -> tuple[FloatArray, FloatArray, FloatArray, dict[str, dict[str, float]]]:
+    """Per-label precision, recall and F1, and their ``micro``, ``macro`` and
+    support-``weighted`` averages (scikit-learn's definitions, 0 where undefined)."""
+    precision, recall, f1 = _prf(
+        tp.astype(np.float64), support.astype(np.float64), n_pred.astype(np.float64)
+    )
+    mp, mr, mf = _prf(
+        np.asarray([tp.sum()], dtype=np.float64),
+        np.asarray([support.sum()], dtype=np.float64),
+        np.asarray([n_pred.sum()], dtype=np.float64),
+    )
+    total = float(support.sum())
+    k = len(tp)
+
+    def weighted(v: FloatArray) -> float:
+        return float((v * support).sum() / total) if total > 0 else 0.0
+
+    averages = {
+        "micro": {"precision": float(mp[0]), "recall": float(mr[0]), "f1": float(mf[0])},
+        "macro": {
+            "precision": float(precision.mean()) if k else 0.0,
+            "recall": float(recall.mean()) if k else 0.0,
+            "f1": float(f1.mean()) if k else 0.0,
+        },
+        "weighted": {
+            "precision": weighted(precision),
+            "recall": weighted(recall),
+            "f1": weighted(f1),
+        },
+    }
+    return precision, recall, f1, averages
+
+
 def classification_scores(
     y_true: Sequence[str], y_pred: Sequence[str], *, labels: Sequence[str] | None = None
 ) -> ClassificationScores:
@@ -193,20 +228,8 @@ def classification_scores(
     tp = np.diag(cm).astype(np.int64)
     support = cm.sum(axis=1).astype(np.int64)
     n_pred = cm.sum(axis=0).astype(np.int64)
-    precision, recall, f1 = _prf(
-        tp.astype(np.float64), support.astype(np.float64), n_pred.astype(np.float64)
-    )
+    precision, recall, f1, averages = _scores(tp, support, n_pred)
     accuracy = float(tp.sum() / n) if n else 0.0
-    mp, mr, mf = _prf(
-        np.asarray([tp.sum()], dtype=np.float64),
-        np.asarray([support.sum()], dtype=np.float64),
-        np.asarray([n_pred.sum()], dtype=np.float64),
-    )
-    total = float(support.sum())
-
-    def weighted(v: FloatArray) -> float:
-        return float((v * support).sum() / total) if total > 0 else 0.0
-
     return ClassificationScores(
         labels=names,
         accuracy=accuracy,
@@ -217,13 +240,9 @@ def classification_scores(
         n_pred=n_pred,
         tp=tp,
         confusion_matrix=cm,
-        micro={"precision": float(mp[0]), "recall": float(mr[0]), "f1": float(mf[0])},
-        macro={
-            "precision": float(precision.mean()) if k else 0.0,
-            "recall": float(recall.mean()) if k else 0.0,
-            "f1": float(f1.mean()) if k else 0.0,
-        },
-        weighted={"precision": weighted(precision), "recall": weighted(recall), "f1": weighted(f1)},
+        micro=averages["micro"],
+        macro=averages["macro"],
+        weighted=averages["weighted"],
     )
 
 
@@ -292,18 +311,7 @@ def checklist_scores(
     union = n_t + n_p - inter
     jaccard = np.ones(n, dtype=np.float64)
     np.divide(inter, union, out=jaccard, where=union > 0)
-    precision, recall, f1 = _prf(
-        tp.astype(np.float64), support.astype(np.float64), n_pred.astype(np.float64)
-    )
-    mp, mr, mf = _prf(
-        np.asarray([tp.sum()], dtype=np.float64),
-        np.asarray([support.sum()], dtype=np.float64),
-        np.asarray([n_pred.sum()], dtype=np.float64),
-    )
-    total = float(support.sum())
-
-    def weighted(v: FloatArray) -> float:
-        return float((v * support).sum() / total) if total > 0 else 0.0
+    precision, recall, f1, averages = _scores(tp, support, n_pred)
 
     return ChecklistScores(
         options=options,
@@ -315,11 +323,7 @@ def checklist_scores(
         support=support,
         n_pred=n_pred,
         tp=tp,
-        micro={"precision": float(mp[0]), "recall": float(mr[0]), "f1": float(mf[0])},
-        macro={
-            "precision": float(precision.mean()) if k else 0.0,
-            "recall": float(recall.mean()) if k else 0.0,
-            "f1": float(f1.mean()) if k else 0.0,
-        },
-        weighted={"precision": weighted(precision), "recall": weighted(recall), "f1": weighted(f1)},
+        micro=averages["micro"],
+        macro=averages["macro"],
+        weighted=averages["weighted"],
     )
