@@ -23,7 +23,6 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pa_json
@@ -35,18 +34,7 @@ from errorscope.errors import InvalidInputError
 from errorscope.ingest.common import Parsed, annotations_table, rows_table
 from errorscope.ingest.jsonscan import Batch, Scan, iter_batches, load_value, scan
 
-__all__ = ["load_json", "parse_coco", "parse_coco_results"]
-
-
-def load_json(path: Path) -> Any:
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise InvalidInputError("file not found", path=path) from None
-    try:
-        return orjson.loads(data)
-    except orjson.JSONDecodeError as exc:
-        raise InvalidInputError(f"malformed JSON: {exc}", path=path, line=exc.lineno) from None
+__all__ = ["parse_coco", "parse_coco_results"]
 
 
 def _need(obj: Any, key: str, where: str, path: Path) -> Any:
