@@ -1,4 +1,4 @@
-"""Dependencies point one way: cli -> sdk -> {ingest, export, store} -> core."""
+"""Dependencies point one way: cli -> server -> sdk -> {ingest, export, store} -> core."""
 
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ ALLOWED = {
     "ingest": {"core"},
     "export": {"core"},
     "sdk": {"core", "store", "ingest", "export"},
-    "cli": {"sdk", "core"},
+    "server": {"sdk", "core"},
+    "cli": {"server", "sdk", "core"},
 }
 
 

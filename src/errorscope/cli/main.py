@@ -73,13 +73,14 @@ def info(workspace: Path, as_json: bool) -> None:
 
 
 def _register_subcommands() -> None:
-    from errorscope.cli import evaluate, exports, imports, runs
+    from errorscope.cli import evaluate, exports, imports, runs, serve
 
     cli.add_command(imports.import_group)
     cli.add_command(exports.export_group)
     cli.add_command(runs.split)
     cli.add_command(runs.run_group)
     cli.add_command(evaluate.evaluate)
+    cli.add_command(serve.serve)
 
 
 _register_subcommands()
