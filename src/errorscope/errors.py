@@ -8,6 +8,7 @@ The tree::
     │   └── SchemaVersionError      the workspace was written by a newer errorscope
     ├── InvalidInputError           an import file is malformed or inconsistent;
     │                               carries ``path``, ``line`` and ``field``
+    ├── InvalidQueryError           a filter, sort, expression or cursor is malformed
     ├── NotFoundError               a named dataset, model, run or class does not exist
     └── ConflictError               a name that must be unique is already taken
 
@@ -23,6 +24,7 @@ __all__ = [
     "ConflictError",
     "ErrorscopeError",
     "InvalidInputError",
+    "InvalidQueryError",
     "NotFoundError",
     "SchemaVersionError",
     "WorkspaceError",
@@ -83,6 +85,11 @@ class InvalidInputError(ErrorscopeError):
         if self.field:
             where += f": field {self.field!r}"
         return f"{where}: {self.message}"
+
+
+class InvalidQueryError(ErrorscopeError):
+    """A query is malformed: unknown filter field or metric, wrong type, bad expression,
+    sort or cursor. Nothing is read or written."""
 
 
 class NotFoundError(ErrorscopeError):

@@ -73,7 +73,7 @@ def info(workspace: Path, as_json: bool) -> None:
 
 
 def _register_subcommands() -> None:
-    from errorscope.cli import evaluate, exports, imports, runs, serve
+    from errorscope.cli import evaluate, exports, imports, rows, runs, serve
 
     cli.add_command(imports.import_group)
     cli.add_command(exports.export_group)
@@ -81,6 +81,7 @@ def _register_subcommands() -> None:
     cli.add_command(runs.run_group)
     cli.add_command(evaluate.evaluate)
     cli.add_command(serve.serve)
+    cli.add_command(rows.rows)
 
 
 _register_subcommands()

@@ -20,6 +20,7 @@ from errorscope.sdk.curves import CurvesMixin
 from errorscope.sdk.evaluation import EvaluationMixin
 from errorscope.sdk.exporters import ExportMixin
 from errorscope.sdk.importers import ImportMixin
+from errorscope.sdk.query import QueryMixin
 from errorscope.sdk.report import ImportReport
 from errorscope.store import catalog, reads
 from errorscope.store.bulk import insert_annotations, insert_data_rows
@@ -49,7 +50,7 @@ def _json_paths(array: str | None) -> Iterator[None]:
         ) from None
 
 
-class Workspace(ImportMixin, ExportMixin, EvaluationMixin, CurvesMixin):
+class Workspace(ImportMixin, ExportMixin, EvaluationMixin, CurvesMixin, QueryMixin):
     """An open workspace. Use as a context manager, or call :meth:`close`.
 
     Only one process may have a workspace open at a time; another gets

@@ -1,0 +1,437 @@
+"""The query language: which data rows of a model run match, in what order.
+
+A filter is a tree of frozen dataclasses (:data:`Filter`), built in Python, parsed from
+JSON with :func:`parse_filter` (the REST API's form; :func:`filter_to_json` is its
+inverse) or from the CLI's one-line conditions with :func:`parse_expression`
+(``iou<0.5``, ``person.iou<=0.5``, ``fp>=1``). A sort is :class:`Sort` (``iou:asc``,
+``person.f1:desc``, :func:`parse_sort`); ties are always broken by data row id.
+
+Semantics (see :mod:`errorscope.store.query` for the SQL):
+
+* :class:`RowMetric` without a class compares the data row's stored metric; TP/FP/FN
+  counts of a row without counted objects are 0, its ratios are undefined and match no
+  range. With ``class_name`` it compares the metric of that class in the row, which
+  exists only where the class has a counted label or prediction in the row.
+* :class:`ClassPresent` looks at the labels (``side="label"``) or the run's predictions;
+  ``class_name=None`` means "any class", so ``ClassPresent("label", None, present=False)``
+  is "no ground truth at all".
+* Ranges are closed unless ``lo_inclusive`` / ``hi_inclusive`` say otherwise; a missing
+  bound is open-ended.
+
+This module is pure: no SQL, no I/O.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, fields
+from datetime import datetime
+from typing import Any, Literal
+
+from errorscope.errors import InvalidQueryError
+
+__all__ = [
+    "CLASS_METRICS",
+    "ROW_METRICS",
+    "And",
+    "ClassPresent",
+    "Filter",
+    "Ids",
+    "Metadata",
+    "Not",
+    "Or",
+    "RowMetric",
+    "Sort",
+    "Split",
+    "TextContains",
+    "filter_to_json",
+    "parse_expression",
+    "parse_filter",
+    "parse_sort",
+]
+
+#: Metrics stored per data row (and per class within a row).
+ROW_METRICS = ("iou", "precision", "recall", "f1", "tp", "fp", "fn", "mean_confidence")
+CLASS_METRICS = ROW_METRICS
+Side = Literal["label", "prediction"]
+
+
+@dataclass(frozen=True)
+class And:
+    filters: tuple[Filter, ...]
+
+
+@dataclass(frozen=True)
+class Or:
+    filters: tuple[Filter, ...]
+
+
+@dataclass(frozen=True)
+class Not:
+    filter: Filter
+
+
+@dataclass(frozen=True)
+class Split:
+    """The row's split in the run is one of ``values``."""
+
+    values: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ClassPresent:
+    """The row has (``present``) or has not a label / prediction of ``class_name``
+    (``None``: of any class)."""
+
+    side: Side
+    class_name: str | None
+    present: bool = True
+
+    def __post_init__(self) -> None:
+        if self.side not in ("label", "prediction"):
+            raise InvalidQueryError(f"side must be 'label' or 'prediction', not {self.side!r}")
+
+
+@dataclass(frozen=True)
+class RowMetric:
+    """A metric of the row (or of ``class_name`` in the row) lies in [lo, hi]."""
+
+    name: str
+    lo: float | None = None
+    hi: float | None = None
+    class_name: str | None = None
+    lo_inclusive: bool = True
+    hi_inclusive: bool = True
+
+    def __post_init__(self) -> None:
+        if self.name not in ROW_METRICS:
+            raise InvalidQueryError(
+                f"unknown metric {self.name!r}; metrics are {', '.join(ROW_METRICS)}"
+            )
+        for bound in (self.lo, self.hi):
+            if bound is not None and (
+                isinstance(bound, bool) or not isinstance(bound, int | float)
+            ):
+                raise InvalidQueryError(f"metric bounds must be numbers, not {bound!r}")
+            if bound is not None and not math.isfinite(bound):
+                raise InvalidQueryError(f"metric bounds must be finite numbers, not {bound!r}")
+
+
+@dataclass(frozen=True)
+class Metadata:
+    """A metadata field: string ``equals`` / ``prefix``, number range ``lo``..``hi``, or
+    datetime range ``since``..``until`` (all bounds inclusive). Exactly one kind."""
+
+    name: str
+    equals: str | None = None
+    prefix: str | None = None
+    lo: float | None = None
+    hi: float | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+    def __post_init__(self) -> None:
+        kinds = [
+            self.equals is not None,
+            self.prefix is not None,
+            self.lo is not None or self.hi is not None,
+            self.since is not None or self.until is not None,
+        ]
+        if sum(kinds) != 1:
+            raise InvalidQueryError(
+                f"metadata condition on {self.name!r} needs exactly one of: equals, prefix, "
+                "lo/hi (number range), since/until (datetime range)"
+            )
+
+
+@dataclass(frozen=True)
+class TextContains:
+    """The row's text contains ``text`` (case-insensitive)."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Ids:
+    """The row's id is one of ``ids`` (a lasso selection)."""
+
+    ids: tuple[int, ...]
+
+
+Filter = And | Or | Not | Split | ClassPresent | RowMetric | Metadata | TextContains | Ids
+
+
+@dataclass(frozen=True)
+class Sort:
+    """Order by a row metric (or ``class_name``'s metric in the row); ties by row id.
+    ``metric=None`` orders by row id alone. Rows without a value come last."""
+
+    metric: str | None = None
+    descending: bool = False
+    class_name: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.metric is not None and self.metric not in ROW_METRICS:
+            raise InvalidQueryError(
+                f"cannot sort by {self.metric!r}; sortable metrics are {', '.join(ROW_METRICS)}"
+            )
+
+    def spec(self) -> str:
+        if self.metric is None:
+            return "id:asc"
+        name = self.metric if self.class_name is None else f"{self.class_name}.{self.metric}"
+        return f"{name}:{'desc' if self.descending else 'asc'}"
+
+
+# -- JSON ------------------------------------------------------------------------------------
+_TYPES: dict[str, type] = {
+    "and": And,
+    "or": Or,
+    "not": Not,
+    "split": Split,
+    "class": ClassPresent,
+    "metric": RowMetric,
+    "metadata": Metadata,
+    "text": TextContains,
+    "ids": Ids,
+}
+_NAMES = {v: k for k, v in _TYPES.items()}
+_REQUIRED = {
+    And: {"filters"},
+    Or: {"filters"},
+    Not: {"filter"},
+    Split: {"values"},
+    ClassPresent: {"side", "class_name"},
+    RowMetric: {"name"},
+    Metadata: {"name"},
+    TextContains: {"text"},
+    Ids: {"ids"},
+}
+
+
+def _fail(where: str, message: str) -> InvalidQueryError:
+    return InvalidQueryError(f"filter{where}: {message}")
+
+
+def _string(value: Any, where: str, *, nullable: bool = False) -> str | None:
+    if value is None and nullable:
+        return None
+    if not isinstance(value, str):
+        raise _fail(where, f"expected a string, got {type(value).__name__}")
+    return value
+
+
+def _number(value: Any, where: str) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _fail(where, f"expected a number, got {type(value).__name__}")
+    if not math.isfinite(value):
+        raise _fail(where, "expected a finite number")
+    return float(value)
+
+
+def _bool(value: Any, where: str) -> bool:
+    if not isinstance(value, bool):
+        raise _fail(where, f"expected true or false, got {type(value).__name__}")
+    return value
+
+
+def _datetime(value: Any, where: str) -> datetime | None:
+    if value is None:
+        return None
+    text = _string(value, where)
+    try:
+        return datetime.fromisoformat(str(text))
+    except ValueError:
+        raise _fail(where, f"expected an ISO 8601 datetime, got {text!r}") from None
+
+
+def _list(value: Any, where: str) -> list[Any]:
+    if not isinstance(value, list):
+        raise _fail(where, f"expected a list, got {type(value).__name__}")
+    return value
+
+
+def parse_filter(obj: Any, _where: str = "") -> Filter:
+    """A filter from its JSON form ``{"type": ..., <fields>}`` (see :func:`filter_to_json`);
+    :class:`InvalidQueryError` names the JSON path of the first problem."""
+    if not isinstance(obj, dict):
+        raise _fail(_where, f"expected an object, got {type(obj).__name__}")
+    kind = obj.get("type")
+    if kind not in _TYPES:
+        types = ", ".join(_TYPES)
+        raise _fail(f"{_where}.type", f"unknown filter type {kind!r}; types are {types}")
+    cls = _TYPES[kind]
+    allowed = {f.name for f in fields(cls)}
+    for key in obj:
+        if key != "type" and key not in allowed:
+            raise _fail(
+                f"{_where}.{key}",
+                f"unknown field {key!r} of a {kind!r} filter; "
+                f"fields are {', '.join(sorted(allowed))}",
+            )
+    for key in _REQUIRED[cls]:
+        if key not in obj:
+            raise _fail(f"{_where}.{key}", f"missing field {key!r} of a {kind!r} filter")
+
+    def at(key: str) -> str:
+        return f"{_where}.{key}"
+
+    if cls in (And, Or):
+        items = _list(obj["filters"], at("filters"))
+        return cls(tuple(parse_filter(x, f"{_where}.filters[{i}]") for i, x in enumerate(items)))
+    if cls is Not:
+        return Not(parse_filter(obj["filter"], at("filter")))
+    if cls is Split:
+        items = _list(obj["values"], at("values"))
+        return Split(tuple(str(_string(v, f"{at('values')}[{i}]")) for i, v in enumerate(items)))
+    if cls is ClassPresent:
+        text = _string(obj["side"], at("side"))
+        if text not in ("label", "prediction"):
+            raise _fail(at("side"), f"must be 'label' or 'prediction', not {text!r}")
+        side: Side = "label" if text == "label" else "prediction"
+        return ClassPresent(
+            side,
+            _string(obj["class_name"], at("class_name"), nullable=True),
+            _bool(obj.get("present", True), at("present")),
+        )
+    if cls is RowMetric:
+        name = str(_string(obj["name"], at("name")))
+        if name not in ROW_METRICS:
+            known = ", ".join(ROW_METRICS)
+            raise _fail(at("name"), f"unknown metric {name!r}; metrics are {known}")
+        return RowMetric(
+            name,
+            _number(obj.get("lo"), at("lo")),
+            _number(obj.get("hi"), at("hi")),
+            _string(obj.get("class_name"), at("class_name"), nullable=True),
+            _bool(obj.get("lo_inclusive", True), at("lo_inclusive")),
+            _bool(obj.get("hi_inclusive", True), at("hi_inclusive")),
+        )
+    if cls is Metadata:
+        try:
+            return Metadata(
+                str(_string(obj["name"], at("name"))),
+                _string(obj.get("equals"), at("equals"), nullable=True),
+                _string(obj.get("prefix"), at("prefix"), nullable=True),
+                _number(obj.get("lo"), at("lo")),
+                _number(obj.get("hi"), at("hi")),
+                _datetime(obj.get("since"), at("since")),
+                _datetime(obj.get("until"), at("until")),
+            )
+        except InvalidQueryError as exc:
+            if str(exc).startswith("filter"):
+                raise
+            raise _fail(_where, str(exc)) from None
+    if cls is TextContains:
+        return TextContains(str(_string(obj["text"], at("text"))))
+    items = _list(obj["ids"], at("ids"))
+    for i, v in enumerate(items):
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise _fail(f"{at('ids')}[{i}]", f"expected an integer id, got {type(v).__name__}")
+    return Ids(tuple(items))
+
+
+def filter_to_json(f: Filter) -> dict[str, Any]:
+    """The JSON form of a filter (what :func:`parse_filter` reads)."""
+    out: dict[str, Any] = {"type": _NAMES[type(f)]}
+    if isinstance(f, And | Or):
+        out["filters"] = [filter_to_json(x) for x in f.filters]
+        return out
+    if isinstance(f, Not):
+        out["filter"] = filter_to_json(f.filter)
+        return out
+    for fld in fields(f):
+        value = getattr(f, fld.name)
+        if isinstance(value, tuple):
+            value = list(value)
+        elif isinstance(value, datetime):
+            value = value.isoformat()
+        out[fld.name] = value
+    return out
+
+
+# -- expressions ("person.iou<0.5") ---------------------------------------------------------
+_TOKEN = re.compile(
+    r"""\s*(?:
+        (?P<op><=|>=|==|!=|<|>|=)
+      | (?P<num>[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)
+      | (?P<name>[A-Za-z_][A-Za-z0-9_\-]*)
+      | (?P<quoted>"[^"]*"|'[^']*')
+      | (?P<dot>\.)
+    )""",
+    re.VERBOSE,
+)
+
+
+def _tokens(text: str) -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    pos = 0
+    text = text.rstrip()
+    while pos < len(text):
+        match = _TOKEN.match(text, pos)
+        if match is None or match.end() == pos:
+            raise InvalidQueryError(
+                f"malformed expression {text!r}: unexpected {text[pos:].strip()[:20]!r} "
+                f"at character {pos + 1}"
+            )
+        kind = match.lastgroup or ""
+        value = match.group(kind)
+        out.append((kind, value[1:-1] if kind == "quoted" else value))
+        pos = match.end()
+    return out
+
+
+def parse_expression(text: str) -> RowMetric:
+    """One metric condition: ``[CLASS.]METRIC OP NUMBER`` with OP one of ``< <= > >= =``
+    (CLASS quoted if it is not a plain word: ``"traffic light".iou<0.5``)."""
+    toks = _tokens(text)
+    kinds = [k for k, _ in toks]
+    if kinds[:1] in (["name"], ["quoted"]) and kinds[1:2] == ["dot"]:
+        class_name: str | None = toks[0][1]
+        toks, kinds = toks[2:], kinds[2:]
+    else:
+        class_name = None
+    if kinds != ["name", "op", "num"]:
+        raise InvalidQueryError(
+            f"malformed expression {text!r}: expected [CLASS.]METRIC OP NUMBER, "
+            "e.g. 'iou<0.5' or 'person.fp>=1'"
+        )
+    metric, op, number = toks[0][1], toks[1][1], float(toks[2][1])
+    if metric not in ROW_METRICS:
+        raise InvalidQueryError(
+            f"malformed expression {text!r}: unknown metric {metric!r}; "
+            f"metrics are {', '.join(ROW_METRICS)}"
+        )
+    if op == "!=":
+        raise InvalidQueryError(f"malformed expression {text!r}: '!=' is not supported")
+    if op in ("=", "=="):
+        return RowMetric(metric, number, number, class_name)
+    if op in ("<", "<="):
+        return RowMetric(metric, None, number, class_name, hi_inclusive=op == "<=")
+    return RowMetric(metric, number, None, class_name, lo_inclusive=op == ">=")
+
+
+def parse_sort(spec: str) -> Sort:
+    """``[CLASS.]METRIC[:asc|:desc]`` (default ascending), or ``id[:asc]``."""
+    target, _, direction = spec.strip().partition(":")
+    direction = direction.strip().lower() or "asc"
+    if direction not in ("asc", "desc"):
+        raise InvalidQueryError(f"malformed sort {spec!r}: direction must be 'asc' or 'desc'")
+    if target.strip() == "id":
+        if direction == "desc":
+            raise InvalidQueryError("sorting by id is ascending only")
+        return Sort()
+    toks = _tokens(target)
+    kinds = [k for k, _ in toks]
+    class_name: str | None = None
+    if kinds[:2] in (["name", "dot"], ["quoted", "dot"]):
+        class_name = toks[0][1]
+        toks, kinds = toks[2:], kinds[2:]
+    if kinds != ["name"]:
+        raise InvalidQueryError(
+            f"malformed sort {spec!r}: expected [CLASS.]METRIC[:asc|:desc], e.g. 'iou:asc'"
+        )
+    return Sort(toks[0][1], direction == "desc", class_name)

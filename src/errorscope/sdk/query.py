@@ -1,0 +1,97 @@
+"""``Workspace.query``: the data rows of a model run that match a filter, one page at a time.
+
+The same engine serves the CLI (``errorscope rows``) and, later, the REST API. Filters
+are :mod:`errorscope.core.query` objects or their JSON form; sorts are
+:class:`~errorscope.core.query.Sort` or specs such as ``"iou:asc"`` /
+``"person.f1:desc"``; pages continue from ``next_cursor`` (keyset pagination).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from errorscope.core.query import (
+    And,
+    ClassPresent,
+    Filter,
+    Ids,
+    Metadata,
+    Not,
+    Or,
+    RowMetric,
+    Sort,
+    Split,
+    TextContains,
+    parse_filter,
+    parse_sort,
+)
+from errorscope.errors import InvalidQueryError
+from errorscope.store import catalog
+from errorscope.store.database import Database
+from errorscope.store.query import run_query
+
+__all__ = ["QueryMixin", "QueryPage", "QueryRow"]
+
+MAX_LIMIT = 10_000
+FILTERS = (And, Or, Not, Split, ClassPresent, RowMetric, Metadata, TextContains, Ids)
+
+
+@dataclass(frozen=True)
+class QueryRow:
+    id: int
+    global_key: str | None
+    sort_value: float | int | None
+
+
+@dataclass(frozen=True)
+class QueryPage:
+    """One page of matching rows, the total number of matches and the cursor of the
+    next page (None on the last page)."""
+
+    rows: list[QueryRow]
+    total: int
+    next_cursor: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "rows": [
+                {"id": r.id, "global_key": r.global_key, "sort_value": r.sort_value}
+                for r in self.rows
+            ],
+            "total": self.total,
+            "next_cursor": self.next_cursor,
+        }
+
+
+class QueryMixin:
+    """The query methods of :class:`~errorscope.sdk.workspace.Workspace`."""
+
+    db: Database  # set by Workspace.__init__
+
+    def query(
+        self,
+        run: str,
+        filter: Filter | Mapping[str, Any] | None = None,
+        *,
+        sort: Sort | str | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> QueryPage:
+        """Rows of ``run`` (its evaluation scope) matching ``filter``, ordered by ``sort``
+        (default: by id) with ties broken by data row id, at most ``limit`` of them,
+        starting after ``cursor`` (a previous page's ``next_cursor``). ``filter`` is a
+        :data:`~errorscope.core.query.Filter` or its JSON form. Bad filters, sorts
+        and cursors raise :class:`~errorscope.errors.InvalidQueryError`."""
+        info = catalog.get_run(self.db, run)
+        where = filter if filter is None or isinstance(filter, FILTERS) else parse_filter(filter)
+        order = parse_sort(sort) if isinstance(sort, str) else (sort or Sort())
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
+            raise InvalidQueryError(f"limit must be an integer in [1, {MAX_LIMIT}], not {limit!r}")
+        if cursor is not None and not isinstance(cursor, str):
+            raise InvalidQueryError("cursor must be a string from a previous page")
+        found = run_query(self.db, info.id, where, order, limit=limit, cursor=cursor)
+        return QueryPage(
+            [QueryRow(i, k, v) for i, k, v in found.rows], found.total, found.next_cursor
+        )

@@ -1,0 +1,249 @@
+"""Compile a query (:mod:`errorscope.core.query`) to SQL over a run's stored results.
+
+The rows of a run are the data rows of its evaluation scope (every row of the datasets
+its predictions touch, see :mod:`errorscope.store.results`), each with its split in the
+run (``unassigned`` if the run has no row there) and its stored row metrics. Every value
+of a query is bound as a named parameter; identifiers (metric columns) come from a fixed
+whitelist, so no user text is ever part of the SQL.
+
+Pagination is keyset: the cursor is the last row's ``(sort value, id)`` and the next
+page continues strictly after it in the order ``sort value (nulls last), id``.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from errorscope.core.query import (
+    ROW_METRICS,
+    And,
+    ClassPresent,
+    Filter,
+    Ids,
+    Metadata,
+    Not,
+    Or,
+    RowMetric,
+    Sort,
+    Split,
+    TextContains,
+)
+from errorscope.errors import InvalidQueryError
+from errorscope.store.database import Database
+
+__all__ = ["QueryResult", "decode_cursor", "encode_cursor", "run_query"]
+
+#: Metric name -> SQL column of the row table ``m`` and of the per-class table ``pc``.
+_COLUMNS = {name: f'"{name}"' for name in ROW_METRICS}
+_COUNTS = frozenset({"tp", "fp", "fn"})
+
+_ROWS = """
+u AS (
+    SELECT d.id, d.global_key, d.text, coalesce(rr.split, 'unassigned') AS split
+    FROM data_rows d
+    LEFT JOIN run_rows rr ON rr.data_row_id = d.id AND rr.run_id = $run
+    WHERE d.dataset_id IN (
+        SELECT DISTINCT x.dataset_id FROM data_rows x
+        JOIN run_rows r ON r.data_row_id = x.id WHERE r.run_id = $run)
+),
+m AS (
+    SELECT u.*, coalesce(e.tp, 0) AS tp, coalesce(e.fp, 0) AS fp, coalesce(e.fn, 0) AS fn,
+           e."precision", e.recall, e.f1, e.iou, e.mean_confidence
+    FROM u LEFT JOIN eval_row_metrics e ON e.run_id = $run AND e.data_row_id = u.id
+)"""
+
+#: Per (data row, class) counts and scores, as :func:`errorscope.core.metrics.by_row_class`.
+_PER_CLASS = """,
+pc0 AS (
+    SELECT o.data_row_id, c.name AS class_name,
+        count(*) FILTER (WHERE o.source = 'label' AND o.status = 'TP') AS tp,
+        count(*) FILTER (WHERE o.source = 'prediction' AND o.status = 'FP') AS fp,
+        count(*) FILTER (WHERE o.source = 'label' AND o.status = 'FN') AS fn,
+        coalesce(sum(coalesce(o.iou, 0)) FILTER (WHERE o.source = 'label' AND o.status = 'TP'),
+                 0) AS iou_sum,
+        avg(o.confidence) FILTER (WHERE o.source = 'prediction') AS mean_confidence
+    FROM eval_objects o JOIN classes c ON c.id = o.class_id
+    WHERE o.run_id = $run AND (
+        (o.source = 'label' AND o.status IN ('TP', 'FN'))
+        OR (o.source = 'prediction' AND o.status IN ('TP', 'FP')))
+    GROUP BY o.data_row_id, c.name
+),
+pc AS (
+    SELECT data_row_id, class_name, tp, fp, fn, mean_confidence,
+        CASE WHEN tp + fp > 0 THEN tp / (tp + fp) END AS "precision",
+        CASE WHEN tp + fn > 0 THEN tp / (tp + fn) END AS recall,
+        CASE WHEN 2 * tp + fp + fn > 0 THEN 2 * tp / (2 * tp + fp + fn) END AS f1,
+        iou_sum / greatest(tp + fp + fn, 1) AS iou
+    FROM pc0
+)"""
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    rows: list[tuple[int, str | None, Any]]  # (data row id, global key, sort value)
+    total: int
+    next_cursor: str | None
+
+
+class _Compiler:
+    """Collects named parameters while turning a filter into a SQL condition on ``m``."""
+
+    def __init__(self) -> None:
+        self.params: dict[str, Any] = {}
+        self.per_class = False
+
+    def bind(self, value: Any) -> str:
+        name = f"p{len(self.params)}"
+        self.params[name] = value
+        return f"${name}"
+
+    def range(self, col: str, lo: Any, hi: Any, lo_inc: bool = True, hi_inc: bool = True) -> str:
+        parts = [f"{col} IS NOT NULL"]
+        if lo is not None:
+            parts.append(f"{col} {'>=' if lo_inc else '>'} {self.bind(lo)}")
+        if hi is not None:
+            parts.append(f"{col} {'<=' if hi_inc else '<'} {self.bind(hi)}")
+        return "(" + " AND ".join(parts) + ")"
+
+    def compile(self, f: Filter) -> str:
+        if isinstance(f, And | Or):
+            if not f.filters:
+                return "TRUE" if isinstance(f, And) else "FALSE"
+            joiner = " AND " if isinstance(f, And) else " OR "
+            return "(" + joiner.join(self.compile(x) for x in f.filters) + ")"
+        if isinstance(f, Not):
+            return f"(NOT coalesce({self.compile(f.filter)}, FALSE))"
+        if isinstance(f, Split):
+            return f"list_contains({self.bind(list(f.values))}::VARCHAR[], m.split)"
+        if isinstance(f, Ids):
+            return f"m.id IN (SELECT unnest({self.bind(list(f.ids))}::BIGINT[]))"
+        if isinstance(f, TextContains):
+            return f"coalesce(contains(lower(m.text), lower({self.bind(f.text)})), FALSE)"
+        if isinstance(f, ClassPresent):
+            return self._class_present(f)
+        if isinstance(f, RowMetric):
+            col = _COLUMNS[f.name]
+            if f.class_name is None:
+                return self.range(f"m.{col}", f.lo, f.hi, f.lo_inclusive, f.hi_inclusive)
+            self.per_class = True
+            cond = self.range(f"pc.{col}", f.lo, f.hi, f.lo_inclusive, f.hi_inclusive)
+            return (
+                f"EXISTS (SELECT 1 FROM pc WHERE pc.data_row_id = m.id "
+                f"AND pc.class_name = {self.bind(f.class_name)} AND {cond})"
+            )
+        if isinstance(f, Metadata):
+            return self._metadata(f)
+        raise InvalidQueryError(f"not a filter: {f!r}")
+
+    def _class_present(self, f: ClassPresent) -> str:
+        if f.side == "label":
+            source, extra = "labels a", ""
+        else:
+            source, extra = "predictions a", " AND a.run_id = $run"
+        if f.class_name is None:
+            sub = f"SELECT 1 FROM {source} WHERE a.data_row_id = m.id{extra}"
+        else:
+            sub = (
+                f"SELECT 1 FROM {source} JOIN classes c ON c.id = a.class_id "
+                f"WHERE a.data_row_id = m.id{extra} AND c.name = {self.bind(f.class_name)}"
+            )
+        return f"({'' if f.present else 'NOT '}EXISTS ({sub}))"
+
+    def _metadata(self, f: Metadata) -> str:
+        if f.equals is not None:
+            cond = f"md.str_value = {self.bind(f.equals)}"
+        elif f.prefix is not None:
+            cond = f"starts_with(md.str_value, {self.bind(f.prefix)})"
+        elif f.lo is not None or f.hi is not None:
+            cond = self.range("md.num_value", f.lo, f.hi)
+        else:
+            cond = self.range("md.time_value", f.since, f.until)
+        return (
+            f"EXISTS (SELECT 1 FROM row_metadata md WHERE md.data_row_id = m.id "
+            f"AND md.name = {self.bind(f.name)} AND {cond})"
+        )
+
+
+def encode_cursor(sort: Sort, value: Any, row_id: int) -> str:
+    raw = json.dumps([sort.spec(), value, row_id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, sort: Sort) -> tuple[Any, int]:
+    """``(sort value, row id)`` of a cursor made by :func:`encode_cursor` for ``sort``."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        spec, value, row_id = json.loads(raw)
+    except (ValueError, TypeError):
+        raise InvalidQueryError(f"invalid cursor {cursor[:40]!r}") from None
+    if spec != sort.spec():
+        raise InvalidQueryError(
+            f"the cursor belongs to sort {spec!r}, not {sort.spec()!r}: start from the first page"
+        )
+    if isinstance(row_id, bool) or not isinstance(row_id, int):
+        raise InvalidQueryError(f"invalid cursor {cursor[:40]!r}")
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+        raise InvalidQueryError(f"invalid cursor {cursor[:40]!r}")
+    return value, row_id
+
+
+def run_query(
+    db: Database,
+    run_id: int,
+    where: Filter | None,
+    sort: Sort,
+    *,
+    limit: int,
+    cursor: str | None = None,
+) -> QueryResult:
+    """One page of the run's rows matching ``where`` in ``sort`` order, and their total."""
+    comp = _Compiler()
+    comp.params["run"] = run_id
+    cond = "TRUE" if where is None else comp.compile(where)
+    if sort.metric is None:
+        key = "NULL"
+        join = ""
+    elif sort.class_name is None:
+        key = f"m.{_COLUMNS[sort.metric]}"
+        join = ""
+    else:
+        comp.per_class = True
+        key = f"s.{_COLUMNS[sort.metric]}"
+        name = comp.bind(sort.class_name)
+        join = f" LEFT JOIN pc s ON s.data_row_id = m.id AND s.class_name = {name}"
+    ctes = "WITH " + _ROWS + (_PER_CLASS if comp.per_class else "")
+    matched = (
+        f"{ctes},\nq AS (SELECT m.id, m.global_key, {key} AS sort_value FROM m{join} "
+        f"WHERE coalesce({cond}, FALSE))"
+    )
+    total = int(db.con.execute(f"{matched} SELECT count(*) FROM q", comp.params).fetchall()[0][0])
+    after = "TRUE"
+    page_params = dict(comp.params)
+    if cursor is not None:
+        value, last_id = decode_cursor(cursor, sort)
+        page_params["last_id"] = last_id
+        if value is None:
+            after = "(q.sort_value IS NULL AND q.id > $last_id)"
+        else:
+            page_params["last_value"] = value
+            cmp = "<" if sort.descending else ">"
+            after = (
+                f"(q.sort_value {cmp} $last_value OR (q.sort_value = $last_value "
+                f"AND q.id > $last_id) OR q.sort_value IS NULL)"
+            )
+    direction = "DESC" if sort.descending else "ASC"
+    page_params["limit"] = limit + 1  # one more tells whether there is a next page
+    rows = db.con.execute(
+        f"""{matched} SELECT q.id, q.global_key, q.sort_value FROM q WHERE {after}
+            ORDER BY q.sort_value {direction} NULLS LAST, q.id ASC LIMIT $limit""",
+        page_params,
+    ).fetchall()
+    out = [(int(i), k, v) for i, k, v in rows[:limit]]
+    next_cursor = None
+    if len(rows) > limit and out:
+        last = out[-1]
+        next_cursor = encode_cursor(sort, last[2], last[0])
+    return QueryResult(out, total, next_cursor)
