@@ -29,6 +29,14 @@ from tests.conftest import load_voc100, shared_path
 
 OPENAPI_SNAPSHOT = Path(__file__).with_name("openapi.json")
 REFRESH_ENV = "ERRORSCOPE_REFRESH_OPENAPI"
+#: rows with a person label whose person IoU is at most 0.5
+PERSON_IOU = {
+    "type": "and",
+    "filters": [
+        {"type": "class", "side": "label", "class_name": "person"},
+        {"type": "metric", "name": "iou", "class_name": "person", "hi": 0.5},
+    ],
+}
 
 
 class Client:
@@ -106,6 +114,7 @@ def voc(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
             "coco": ws.pr_curves("det").to_pydict(),
             "coco_50_75": ws.pr_curves("det", iou_thresholds=[0.5, 0.75]).to_pydict(),
             "voc": ws.pr_curves("det", curve="voc").to_pydict(),
+            "person_rows": ws.query("det", PERSON_IOU, sort="person.iou:asc", limit=1000).to_json(),
         }
     return {"path": path, "images": images, **expected}
 
@@ -235,6 +244,91 @@ def test_openapi_snapshot(client: Client) -> None:
         f"`{REFRESH_ENV}=1 .venv/bin/pytest tests/test_server.py -k openapi` and commit it"
     )
     assert {"/api/info", "/api/runs", "/api/rows/{row_id}", "/media/{path}"} <= set(schema["paths"])
+
+
+def test_rows_pages_through_the_query(client: Client, voc: dict[str, Any]) -> None:
+    want = voc["person_rows"]
+    assert want["total"] > 5
+    filter_text = orjson.dumps(PERSON_IOU).decode()
+    got: list[dict[str, Any]] = []
+    cursor = None
+    while True:
+        params = {"filter": filter_text, "sort": "person.iou:asc", "limit": 5}
+        if cursor:
+            params["cursor"] = cursor
+        page = ok(client.get("/api/runs/det/rows", params=params))
+        assert page["total"] == want["total"]
+        got.extend(page["rows"])
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert got == want["rows"]
+    body = {"filter": PERSON_IOU, "sort": "person.iou:asc", "limit": 1000}
+    assert ok(client.post("/api/runs/det/rows", json=body)) == want
+    everything = ok(client.get("/api/runs/det/rows", params={"limit": 1000}))
+    assert everything["total"] == voc["info"]["data_rows"]  # the evaluation scope
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"filter": "{not json"},
+        {"filter": "[1, 2]"},
+        {"filter": '{"type": "nope"}'},
+        {"filter": '{"type": "metric", "name": "iou", "lo": "low"}'},
+        {"filter": '{"type": "metric", "name": "no_such_metric", "lo": 0}'},
+        {"sort": "iou:sideways"},
+        {"sort": "no_such_metric:asc"},
+        {"cursor": "garbage"},
+        {"limit": 0},
+        {"limit": "ten"},
+    ],
+)
+def test_bad_row_queries_are_400(client: Client, params: dict[str, str]) -> None:
+    assert_error(client.get("/api/runs/det/rows", params=params), 400)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"filter": {"type": "nope"}},
+        {"filter": [1]},
+        {"limit": 0},
+        {"unknown": 1},
+        {"sort": 5},
+    ],
+)
+def test_bad_row_bodies_are_400(client: Client, body: dict[str, Any]) -> None:
+    assert_error(client.post("/api/runs/det/rows", json=body), 400)
+    assert_error(client.post("/api/runs/det/rows", content=b"{not json"), 400)
+    assert_error(client.post("/api/runs/nope/rows", json={}), 404, "NotFoundError")
+
+
+INJECTIONS = ["x'; DROP TABLE labels; --", 'x" OR 1=1 --', "x/* comment */", "';--", "a;b"]
+
+
+@pytest.mark.parametrize("evil", INJECTIONS)
+def test_string_parameters_are_not_sql(client: Client, voc: dict[str, Any], evil: str) -> None:
+    filters = [
+        {"type": "class", "side": "label", "class_name": evil},
+        {"type": "metadata", "name": evil, "equals": evil},
+        {"type": "split", "values": [evil]},
+        {"type": "text", "text": evil},
+    ]
+    for f in filters:
+        response = client.post("/api/runs/det/rows", json={"filter": f})
+        if response.status_code == 200:
+            assert response.json()["total"] == 0
+        else:
+            assert_error(response, 400)
+    for response in (
+        client.get("/api/runs/det/rows", params={"sort": evil}),
+        client.get("/api/runs/det/rows", params={"cursor": evil}),
+    ):
+        assert_error(response, 400)
+    assert_error(client.get(f"/api/runs/{evil}/rows"), 404)
+    assert_error(client.get("/api/rows/1", params={"run": evil}), 404)
+    assert ok(client.get("/api/info"))["labels"] == voc["info"]["labels"]
 
 
 # -- errors --------------------------------------------------------------------------------

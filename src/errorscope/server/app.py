@@ -26,6 +26,7 @@ from errorscope.sdk.workspace import Workspace
 from errorscope.server.errors import ERROR_RESPONSES, install_error_handlers
 from errorscope.server.jsonresponse import JSONResponse
 from errorscope.server.media import MediaRoots, thumbnail
+from errorscope.server.rows import add_rows_routes
 
 __all__ = ["THUMBNAIL_DIR", "create_app"]
 
@@ -166,6 +167,8 @@ def create_app(workspace_path: str | Path, *, media_roots: list[Path] | None = N
         with state.ws() as ws:
             table = ws.pr_curves(run, iou_thresholds=iou, curve=curve)
         return {"run": run, "curve": curve, "count": table.num_rows, "columns": _columns(table)}
+
+    add_rows_routes(app, state.ws)
 
     @app.get("/api/rows/{row_id}", tags=["rows"])
     def get_row(
