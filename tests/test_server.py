@@ -477,3 +477,25 @@ def test_cli_serve_binds_loopback(tmp_path: Path) -> None:
         proc.terminate()
         out, _ = proc.communicate(timeout=30)
     assert b"Traceback" not in out, out.decode()
+
+
+def test_cli_serve_on_a_locked_workspace_is_one_line(tmp_path: Path) -> None:
+    command = [sys.executable, "-c", "from errorscope.cli import main; main()"]
+    with es.open_workspace(tmp_path / "ws"):
+        done = subprocess.run(
+            [*command, "serve", "-w", str(tmp_path / "ws"), "--port", str(_free_port())],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    assert "is in use by process" in done.stderr
+    missing = subprocess.run(
+        [*command, "serve", "-w", str(tmp_path / "nowhere")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert missing.returncode == 1
+    assert missing.stderr.strip() == f"error: no workspace at {tmp_path / 'nowhere'}"

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from errorscope.cli.main import workspace_option
+from errorscope.sdk.workspace import Workspace
 
 __all__ = ["serve"]
 
@@ -39,6 +40,8 @@ def serve(
     from errorscope.server import create_app
 
     app = create_app(workspace, media_roots=list(media_roots))
+    # fail here, in one line, if the workspace is locked or too new (not in the app's startup)
+    Workspace(workspace, create=False).close()
     shown = f"[{host}]" if ":" in host else host
     url = f"http://{shown}:{port}/docs"
     click.echo(f"serving {workspace} on http://{shown}:{port} (Ctrl-C to stop)")
