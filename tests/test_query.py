@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -405,3 +406,53 @@ def test_cli_rows(voc_path: Path) -> None:
             assert isinstance(result.exception, es.InvalidQueryError)
     with es.open_workspace(voc_path) as ws:
         assert everything(ws) == before
+
+
+# -- metadata and text (no shared data needed) ----------------------------------------------------
+def test_metadata_and_text_conditions(ws: es.Workspace, tmp_path: Path) -> None:
+    texts = {"t1": "Alice met Bob.", "t2": "Bonjour Alice.", "t3": "Nothing here.", "t4": "Bob."}
+    meta = {
+        "t1": [{"name": "lang", "value": "en"}, {"name": "n", "value": 3, "type": "number"},
+               {"name": "when", "value": "2024-01-02", "type": "datetime"}],
+        "t2": [{"name": "lang", "value": "fr"}, {"name": "n", "value": 7, "type": "number"},
+               {"name": "when", "value": "2024-03-04 05:06:07", "type": "datetime"}],
+        "t3": [{"name": "lang", "value": "en-GB"}],
+        "t4": [],
+    }  # fmt: skip
+
+    def write(name: str, records: list[dict[str, Any]]) -> Path:
+        path = tmp_path / name
+        path.write_text("".join(json.dumps(r) + "\n" for r in records))
+        return path
+
+    ws.import_data_rows(
+        write(
+            "rows.ndjson",
+            [
+                {"row_data": t, "global_key": k, "media_type": "text", "metadata_fields": meta[k]}
+                for k, t in texts.items()
+            ],
+        )
+    )
+    ws.import_jsonl(
+        write("gt.jsonl", [{"global_key": k, "text": t, "label": "pos"} for k, t in texts.items()])
+    )
+    pred = [{"global_key": k, "text": texts[k], "label": "pos", "confidence": 0.9} for k in texts]
+    preds = write("pred.jsonl", pred[:2])
+    ws.import_jsonl(preds, run="clf")
+    key = {r["id"]: r["global_key"] for r in ws.data_rows().to_pylist()}
+
+    def keys(f: Any) -> list[str]:
+        return [key[r.id] for r in ws.query("clf", f, limit=ALL).rows]
+
+    assert keys(Metadata("lang", equals="en")) == ["t1"]
+    assert keys(Metadata("lang", prefix="en")) == ["t1", "t3"]
+    assert keys(Metadata("lang", prefix="EN")) == []
+    assert keys(Metadata("n", lo=3, hi=6.5)) == ["t1"]
+    assert keys(Metadata("n", lo=3)) == ["t1", "t2"]
+    assert keys(parse_filter({"type": "metadata", "name": "when", "since": "2024-02-01"})) == ["t2"]
+    assert keys(Metadata("when", until=datetime(2024, 1, 2))) == ["t1"]
+    assert keys(TextContains("alice")) == ["t1", "t2"]
+    assert keys(And((TextContains("bob"), Not(Metadata("lang", equals="en"))))) == ["t4"]
+    assert keys(ClassPresent("prediction", None, present=False)) == ["t3", "t4"]
+    assert keys(Not(Metadata("lang", prefix="en"))) == ["t2", "t4"]
