@@ -332,8 +332,12 @@ def _reference(
             inter = min(gs + gn, ps + pn) - max(gs, ps)
             if gm[i] >= 0 or pm[j] >= 0 or gr != pr or inter <= 0 or (partial and gt != pt):
                 continue
-            pairs.append((-inter / (gn + pn - inter), gt != pt, i, j))
-    for _, _, i, j in sorted(pairs):
+            iou = -inter / (gn + pn - inter)
+            # ties by content, never by position: partial pairs share one type; error
+            # pairs prefer the same type, then order types by name
+            types = () if partial else (gt != pt, gt, pt)
+            pairs.append((iou, *types, gr, gs, gs + gn, ps, ps + pn, i, j))
+    for *_, i, j in sorted(pairs):
         if gm[i] < 0 and pm[j] < 0:
             gm[i], pm[j] = j, i
     return gm, pm

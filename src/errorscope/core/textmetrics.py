@@ -13,11 +13,12 @@ Definitions (strict = conlleval and seqeval's default mode on chunks; partial is
 * **Partial** match: a predicted span matches a gold span of the same row and type when their
   character intervals overlap (intersection > 0) — or when they are an exact match, so that
   zero-length spans still count and ``partial >= strict`` always holds. One-to-one: the strict
-  matches first, then the remaining pairs greedily by highest IoU (ties: lower gold index, then
-  lower prediction index).
+  matches first, then the remaining pairs greedily by highest IoU (ties by content: the gold
+  span's row, start and end, then the prediction's start and end — never by input position,
+  so counts do not depend on the order of the inputs).
 * **Errors** (:func:`span_results`): after the strict matching, unmatched gold and unmatched
   predictions of the same row that overlap are paired greedily, one-to-one, by highest IoU
-  (ties: same type first, then lower gold index, then lower prediction index). A pair is
+  (ties: same type first, then by content as above). A pair is
   ``"wrong_type"`` (same boundaries, other type), ``"boundary"`` (same type, other
   boundaries) or ``"wrong_type_and_boundary"``. Unpaired predictions are ``"spurious"``,
   unpaired gold spans ``"missed"``; strict matches have error ``""``.
@@ -283,6 +284,17 @@ def _overlap_pairs(
     return gi, pi, span_iou(gold.start[gi], gold.end[gi], pred.start[pi], pred.end[pi])
 
 
+def _pair_order(
+    gold: Spans, pred: Spans, gi: IntArray, pi: IntArray, *keys: npt.NDArray[np.generic]
+) -> IntArray:
+    """Greedy priority of candidate pairs: by ``keys`` (first = most significant), then by
+    the spans' content (row, start, end of the gold span, then of the prediction), never by
+    input position, so that counts do not depend on the order of the inputs."""
+    content = [gold.row[gi], gold.start[gi], gold.end[gi], pred.start[pi], pred.end[pi]]
+    ordered = [*keys, *content]
+    return np.lexsort(ordered[::-1]).astype(np.int64)
+
+
 def _prf(
     tp: npt.ArrayLike, n_gold: npt.ArrayLike, n_pred: npt.ArrayLike
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
@@ -387,7 +399,7 @@ def entity_scores(gold: Spans, pred: Spans) -> EntityScores:
     gi, pi, iou = _overlap_pairs(gold, pred, gold_free, pred_free)
     same = gtype[gi] == ptype[pi]
     gi, pi, iou = gi[same], pi[same], iou[same]
-    order = np.lexsort((pi, gi, -iou))
+    order = _pair_order(gold, pred, gi, pi, -iou)
     g_partial, p_partial = gold_match.copy(), pred_match.copy()
     _greedy(gi[order], pi[order], g_partial, p_partial)
     partial_tp = np.bincount(gtype[g_partial >= 0], minlength=k).astype(np.int64)
@@ -457,7 +469,7 @@ def span_results(gold: Spans, pred: Spans) -> SpanResults:
     pred_free = np.flatnonzero(pred_match < 0).astype(np.int64)
     gi, pi, iou = _overlap_pairs(gold, pred, gold_free, pred_free)
     other_type = (gtype[gi] != ptype[pi]).astype(np.int64)
-    order = np.lexsort((pi, gi, other_type, -iou))
+    order = _pair_order(gold, pred, gi, pi, -iou, other_type, gtype[gi], ptype[pi])
     gold_pair, pred_pair = gold_match.copy(), pred_match.copy()
     _greedy(gi[order], pi[order], gold_pair, pred_pair)
 
