@@ -73,7 +73,7 @@ def info(workspace: Path, as_json: bool) -> None:
 
 
 def _register_subcommands() -> None:
-    from errorscope.cli import evaluate, exports, imports, rows, runs, serve
+    from errorscope.cli import evaluate, exports, imports, rows, runs, serve, slices
 
     cli.add_command(imports.import_group)
     cli.add_command(exports.export_group)
@@ -82,6 +82,7 @@ def _register_subcommands() -> None:
     cli.add_command(evaluate.evaluate)
     cli.add_command(serve.serve)
     cli.add_command(rows.rows)
+    cli.add_command(slices.slice_group)
 
 
 _register_subcommands()

@@ -9,7 +9,14 @@ from pathlib import Path
 import click
 
 from errorscope.cli.main import workspace_option
-from errorscope.core.query import And, ClassPresent, Filter, Split, parse_expression
+from errorscope.core.query import (
+    And,
+    ClassPresent,
+    Filter,
+    SliceMember,
+    Split,
+    parse_expression,
+)
 from errorscope.sdk.workspace import Workspace
 
 __all__ = ["rows"]
@@ -33,6 +40,13 @@ __all__ = ["rows"]
     multiple=True,
     help="Metric condition such as 'iou<0.5', 'person.iou<=0.5', 'fp>=1' (repeatable: all).",
 )
+@click.option(
+    "--slice",
+    "slices",
+    metavar="NAME",
+    multiple=True,
+    help="Only rows of this saved or ready-made slice (repeatable: all of them).",
+)
 @click.option("--sort", metavar="[CLASS.]METRIC:asc|desc", help="Order (ties by row id).")
 @click.option("--limit", type=click.IntRange(1, 10_000), default=50, show_default=True)
 @click.option("--cursor", help="Continue after a previous page (its next_cursor).")
@@ -43,6 +57,7 @@ def rows(
     split: str | None,
     classes: tuple[str, ...],
     conditions: tuple[str, ...],
+    slices: tuple[str, ...],
     sort: str | None,
     limit: int,
     cursor: str | None,
@@ -54,7 +69,10 @@ def rows(
         parts.append(Split((split,)))
     parts.extend(ClassPresent("label", c) for c in classes)
     parts.extend(parse_expression(e) for e in conditions)
-    where = And(tuple(parts)) if parts else None
+    parts.extend(SliceMember(n) for n in slices)
+    where: Filter | None = And(tuple(parts)) if parts else None
+    if len(parts) == 1 and isinstance(parts[0], SliceMember):
+        where = parts[0]  # a lone ready-made slice keeps its own order
     with Workspace(workspace) as ws:
         page = ws.query(run, where, sort=sort, limit=limit, cursor=cursor)
     if as_json:

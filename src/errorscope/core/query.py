@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any, Literal
@@ -33,6 +34,7 @@ from errorscope.errors import InvalidQueryError
 
 __all__ = [
     "CLASS_METRICS",
+    "READY_MADE",
     "ROW_METRICS",
     "And",
     "ClassPresent",
@@ -42,9 +44,11 @@ __all__ = [
     "Not",
     "Or",
     "RowMetric",
+    "SliceMember",
     "Sort",
     "Split",
     "TextContains",
+    "expand_slices",
     "filter_to_json",
     "parse_expression",
     "parse_filter",
@@ -159,7 +163,17 @@ class Ids:
     ids: tuple[int, ...]
 
 
-Filter = And | Or | Not | Split | ClassPresent | RowMetric | Metadata | TextContains | Ids
+@dataclass(frozen=True)
+class SliceMember:
+    """The row is in the slice ``name``: a saved slice (its filter, evaluated now, so rows
+    added after it was saved are included) or a ready-made one (:data:`READY_MADE`)."""
+
+    name: str
+
+
+Filter = (
+    And | Or | Not | Split | ClassPresent | RowMetric | Metadata | TextContains | Ids | SliceMember
+)
 
 
 @dataclass(frozen=True)
@@ -195,6 +209,7 @@ _TYPES: dict[str, type] = {
     "metadata": Metadata,
     "text": TextContains,
     "ids": Ids,
+    "slice": SliceMember,
 }
 _NAMES = {v: k for k, v in _TYPES.items()}
 _REQUIRED = {
@@ -207,6 +222,7 @@ _REQUIRED = {
     Metadata: {"name"},
     TextContains: {"text"},
     Ids: {"ids"},
+    SliceMember: {"name"},
 }
 
 
@@ -327,6 +343,8 @@ def parse_filter(obj: Any, _where: str = "") -> Filter:
             raise _fail(_where, str(exc)) from None
     if cls is TextContains:
         return TextContains(str(_string(obj["text"], at("text"))))
+    if cls is SliceMember:
+        return SliceMember(str(_string(obj["name"], at("name"))))
     items = _list(obj["ids"], at("ids"))
     for i, v in enumerate(items):
         if isinstance(v, bool) or not isinstance(v, int):
@@ -351,6 +369,64 @@ def filter_to_json(f: Filter) -> dict[str, Any]:
             value = value.isoformat()
         out[fld.name] = value
     return out
+
+
+# -- slices ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ReadyMade:
+    """A slice every evaluated run has: its filter, the order it is best read in (None:
+    the caller's) and what it holds."""
+
+    filter: Filter
+    sort: Sort | None
+    description: str
+
+
+#: The ready-made slices of a run, by name (not stored; evaluated on the run's results).
+#: ``candidate_mislabels`` is sorted by FP count, most first: the engine cannot sort by
+#: the confidence of a row's most confident FP.
+READY_MADE: dict[str, ReadyMade] = {
+    "true_positives": ReadyMade(RowMetric("tp", 1), None, "rows with a true positive"),
+    "false_positives": ReadyMade(RowMetric("fp", 1), None, "rows with a false positive"),
+    "false_negatives": ReadyMade(RowMetric("fn", 1), None, "rows with a false negative"),
+    "low_precision": ReadyMade(
+        RowMetric("precision", hi=0.5, hi_inclusive=False), None, "precision < 0.5"
+    ),
+    "low_recall": ReadyMade(RowMetric("recall", hi=0.5, hi_inclusive=False), None, "recall < 0.5"),
+    "low_f1": ReadyMade(RowMetric("f1", hi=0.5, hi_inclusive=False), None, "F1 < 0.5"),
+    "low_confidence": ReadyMade(
+        RowMetric("mean_confidence", hi=0.5, hi_inclusive=False), None, "mean confidence < 0.5"
+    ),
+    "candidate_mislabels": ReadyMade(
+        RowMetric("fp", 1),
+        Sort("fp", descending=True),
+        "rows with false positives, most FPs first (possible missing or wrong labels)",
+    ),
+}
+
+
+def expand_slices(
+    f: Filter, lookup: Callable[[str], Filter | None], _stack: tuple[str, ...] = ()
+) -> Filter:
+    """``f`` with every :class:`SliceMember` replaced by its slice's filter (ready-made
+    first, then ``lookup(name)``, None if there is no such slice), recursively. An
+    unknown slice or a slice that refers to itself, directly or not, is an
+    :class:`InvalidQueryError`."""
+    if isinstance(f, And | Or):
+        return type(f)(tuple(expand_slices(x, lookup, _stack) for x in f.filters))
+    if isinstance(f, Not):
+        return Not(expand_slices(f.filter, lookup, _stack))
+    if not isinstance(f, SliceMember):
+        return f
+    if f.name in _stack:
+        cycle = " -> ".join((*_stack[_stack.index(f.name) :], f.name))
+        raise InvalidQueryError(f"slice {f.name!r} refers to itself: {cycle}")
+    if f.name in READY_MADE:
+        return READY_MADE[f.name].filter
+    found = lookup(f.name)
+    if found is None:
+        raise InvalidQueryError(f"unknown slice {f.name!r}")
+    return expand_slices(found, lookup, (*_stack, f.name))
 
 
 # -- expressions ("person.iou<0.5") ---------------------------------------------------------

@@ -12,22 +12,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from errorscope.core.query import (
-    And,
-    ClassPresent,
-    Filter,
-    Ids,
-    Metadata,
-    Not,
-    Or,
-    RowMetric,
-    Sort,
-    Split,
-    TextContains,
-    parse_filter,
-    parse_sort,
-)
+from errorscope.core.query import READY_MADE, Filter, SliceMember, Sort, parse_sort
 from errorscope.errors import InvalidQueryError
+from errorscope.sdk.slices import as_filter, resolve_slices
 from errorscope.store import catalog
 from errorscope.store.database import Database
 from errorscope.store.query import run_query
@@ -35,7 +22,6 @@ from errorscope.store.query import run_query
 __all__ = ["QueryMixin", "QueryPage", "QueryRow"]
 
 MAX_LIMIT = 10_000
-FILTERS = (And, Or, Not, Split, ClassPresent, RowMetric, Metadata, TextContains, Ids)
 
 
 @dataclass(frozen=True)
@@ -82,10 +68,15 @@ class QueryMixin:
         """Rows of ``run`` (its evaluation scope) matching ``filter``, ordered by ``sort``
         (default: by id) with ties broken by data row id, at most ``limit`` of them,
         starting after ``cursor`` (a previous page's ``next_cursor``). ``filter`` is a
-        :data:`~errorscope.core.query.Filter` or its JSON form. Bad filters, sorts
-        and cursors raise :class:`~errorscope.errors.InvalidQueryError`."""
+        :data:`~errorscope.core.query.Filter` or its JSON form; slice references
+        (:class:`~errorscope.core.query.SliceMember`) are evaluated now, and a filter that
+        is just a ready-made slice with an order of its own (``candidate_mislabels``) uses
+        that order when ``sort`` is None. Bad filters, sorts, cursors and unknown or
+        self-referring slices raise :class:`~errorscope.errors.InvalidQueryError`."""
         info = catalog.get_run(self.db, run)
-        where = filter if filter is None or isinstance(filter, FILTERS) else parse_filter(filter)
+        where = None if filter is None else resolve_slices(self.db, as_filter(filter))
+        if sort is None and isinstance(filter, SliceMember) and filter.name in READY_MADE:
+            sort = READY_MADE[filter.name].sort
         order = parse_sort(sort) if isinstance(sort, str) else (sort or Sort())
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
             raise InvalidQueryError(f"limit must be an integer in [1, {MAX_LIMIT}], not {limit!r}")

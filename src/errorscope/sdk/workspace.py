@@ -22,6 +22,7 @@ from errorscope.sdk.exporters import ExportMixin
 from errorscope.sdk.importers import ImportMixin
 from errorscope.sdk.query import QueryMixin
 from errorscope.sdk.report import ImportReport
+from errorscope.sdk.slices import SliceMixin
 from errorscope.store import catalog, reads
 from errorscope.store.bulk import insert_annotations, insert_data_rows
 from errorscope.store.database import Database
@@ -50,7 +51,7 @@ def _json_paths(array: str | None) -> Iterator[None]:
         ) from None
 
 
-class Workspace(ImportMixin, ExportMixin, EvaluationMixin, CurvesMixin, QueryMixin):
+class Workspace(ImportMixin, ExportMixin, EvaluationMixin, CurvesMixin, QueryMixin, SliceMixin):
     """An open workspace. Use as a context manager, or call :meth:`close`.
 
     Only one process may have a workspace open at a time; another gets

@@ -27,6 +27,7 @@ from errorscope.server.errors import ERROR_RESPONSES, install_error_handlers
 from errorscope.server.jsonresponse import JSONResponse
 from errorscope.server.media import MediaRoots, thumbnail
 from errorscope.server.rows import add_rows_routes
+from errorscope.server.slices import add_slice_routes
 
 __all__ = ["THUMBNAIL_DIR", "create_app"]
 
@@ -169,6 +170,7 @@ def create_app(workspace_path: str | Path, *, media_roots: list[Path] | None = N
         return {"run": run, "curve": curve, "count": table.num_rows, "columns": _columns(table)}
 
     add_rows_routes(app, state.ws)
+    add_slice_routes(app, state.ws)
 
     @app.get("/api/rows/{row_id}", tags=["rows"])
     def get_row(

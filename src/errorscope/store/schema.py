@@ -173,5 +173,16 @@ CREATE TABLE eval_pr_curves (
 );
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3)
+#: Saved slices (issue 4): named filters in their JSON form, re-evaluated at query time.
+_V4 = """
+CREATE TABLE slices (
+    name VARCHAR PRIMARY KEY,
+    description VARCHAR NOT NULL DEFAULT '',
+    filter VARCHAR NOT NULL,
+    run VARCHAR,
+    created_at TIMESTAMP NOT NULL DEFAULT current_timestamp
+);
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4)
 SCHEMA_VERSION = len(MIGRATIONS)
