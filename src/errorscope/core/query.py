@@ -38,6 +38,7 @@ __all__ = [
     "ROW_METRICS",
     "And",
     "ClassPresent",
+    "Confusion",
     "Filter",
     "Ids",
     "Metadata",
@@ -171,8 +172,29 @@ class SliceMember:
     name: str
 
 
+@dataclass(frozen=True)
+class Confusion:
+    """The row has an evaluated object in the confusion-matrix cell ``gt_class`` ->
+    ``pred_class``: a ground truth matched to a prediction (of either class, so
+    off-diagonal cells are cross-class matches), an unmatched counted ground truth
+    (``pred_class=None``) or an unmatched kept prediction (``gt_class=None``)."""
+
+    gt_class: str | None
+    pred_class: str | None
+
+
 Filter = (
-    And | Or | Not | Split | ClassPresent | RowMetric | Metadata | TextContains | Ids | SliceMember
+    And
+    | Or
+    | Not
+    | Split
+    | ClassPresent
+    | RowMetric
+    | Metadata
+    | TextContains
+    | Ids
+    | SliceMember
+    | Confusion
 )
 
 
@@ -210,6 +232,7 @@ _TYPES: dict[str, type] = {
     "text": TextContains,
     "ids": Ids,
     "slice": SliceMember,
+    "confusion": Confusion,
 }
 _NAMES = {v: k for k, v in _TYPES.items()}
 _REQUIRED = {
@@ -223,6 +246,7 @@ _REQUIRED = {
     TextContains: {"text"},
     Ids: {"ids"},
     SliceMember: {"name"},
+    Confusion: {"gt_class", "pred_class"},
 }
 
 
@@ -345,6 +369,11 @@ def parse_filter(obj: Any, _where: str = "") -> Filter:
         return TextContains(str(_string(obj["text"], at("text"))))
     if cls is SliceMember:
         return SliceMember(str(_string(obj["name"], at("name"))))
+    if cls is Confusion:
+        return Confusion(
+            _string(obj["gt_class"], at("gt_class"), nullable=True),
+            _string(obj["pred_class"], at("pred_class"), nullable=True),
+        )
     items = _list(obj["ids"], at("ids"))
     for i, v in enumerate(items):
         if isinstance(v, bool) or not isinstance(v, int):

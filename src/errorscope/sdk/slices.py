@@ -14,6 +14,7 @@ from errorscope.core.query import (
     READY_MADE,
     And,
     ClassPresent,
+    Confusion,
     Filter,
     Ids,
     Metadata,
@@ -34,7 +35,19 @@ from errorscope.store.database import Database
 
 __all__ = ["FILTERS", "Slice", "SliceMixin", "as_filter", "resolve_slices"]
 
-FILTERS = (And, Or, Not, Split, ClassPresent, RowMetric, Metadata, TextContains, Ids, SliceMember)
+FILTERS = (
+    And,
+    Or,
+    Not,
+    Split,
+    ClassPresent,
+    RowMetric,
+    Metadata,
+    TextContains,
+    Ids,
+    SliceMember,
+    Confusion,
+)
 
 
 @dataclass(frozen=True)

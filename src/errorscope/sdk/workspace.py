@@ -16,6 +16,7 @@ from errorscope.core.types import ANNOTATION_SCHEMA, DATA_ROW_SCHEMA, Kind, RunS
 from errorscope.core.validate import conform, validate_annotations, validate_data_rows
 from errorscope.errors import InvalidInputError, NotFoundError, WorkspaceError
 from errorscope.ingest.common import Parsed
+from errorscope.sdk.aggregate import AggregateMixin
 from errorscope.sdk.curves import CurvesMixin
 from errorscope.sdk.evaluation import EvaluationMixin
 from errorscope.sdk.exporters import ExportMixin
@@ -51,7 +52,15 @@ def _json_paths(array: str | None) -> Iterator[None]:
         ) from None
 
 
-class Workspace(ImportMixin, ExportMixin, EvaluationMixin, CurvesMixin, QueryMixin, SliceMixin):
+class Workspace(
+    ImportMixin,
+    ExportMixin,
+    EvaluationMixin,
+    CurvesMixin,
+    QueryMixin,
+    SliceMixin,
+    AggregateMixin,
+):
     """An open workspace. Use as a context manager, or call :meth:`close`.
 
     Only one process may have a workspace open at a time; another gets

@@ -20,7 +20,7 @@ from errorscope.errors import InvalidQueryError
 from errorscope.sdk.query import MAX_LIMIT
 from errorscope.sdk.workspace import Workspace
 
-__all__ = ["RowsQuery", "add_rows_routes"]
+__all__ = ["RowsQuery", "add_rows_routes", "parse_filter_param"]
 
 FILTER_HELP = 'A filter in its JSON form, e.g. {"type": "split", "values": ["valid"]}.'
 SORT_HELP = "[CLASS.]METRIC[:asc|:desc], e.g. iou:asc or person.f1:desc; default by id."
@@ -37,7 +37,7 @@ class RowsQuery(BaseModel):
     cursor: str | None = Field(default=None, description="next_cursor of the previous page")
 
 
-def _parse_filter(text: str | None) -> dict[str, Any] | None:
+def parse_filter_param(text: str | None) -> dict[str, Any] | None:
     if text is None or not text.strip():
         return None
     try:
@@ -63,7 +63,7 @@ def add_rows_routes(
         cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
     ) -> dict[str, Any]:
         """The run's data rows matching ``filter``, sorted, one page at a time."""
-        where = _parse_filter(filter)
+        where = parse_filter_param(filter)
         with workspace() as ws:
             return ws.query(run, where, sort=sort, limit=limit, cursor=cursor).to_json()
 

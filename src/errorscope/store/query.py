@@ -21,6 +21,7 @@ from errorscope.core.query import (
     ROW_METRICS,
     And,
     ClassPresent,
+    Confusion,
     Filter,
     Ids,
     Metadata,
@@ -81,6 +82,25 @@ pc AS (
 )"""
 
 
+#: The confusion-matrix cells of a run's evaluated objects, one row per object pair:
+#: a counted ground truth with the class of the prediction it matched (NULL if none), or
+#: an unmatched kept prediction (gt NULL). Ignored objects are not in any cell.
+_CONFUSION = """,
+cm AS (
+    SELECT o.data_row_id, gc.name AS gt_class, pc_.name AS pred_class
+    FROM eval_objects o JOIN classes gc ON gc.id = o.class_id
+    LEFT JOIN eval_objects p ON p.run_id = $run AND p.source = 'prediction'
+        AND p.annotation_id = o.matched_id
+    LEFT JOIN classes pc_ ON pc_.id = p.class_id
+    WHERE o.run_id = $run AND o.source = 'label' AND o.status IN ('TP', 'FN')
+    UNION ALL
+    SELECT o.data_row_id, NULL AS gt_class, c.name AS pred_class
+    FROM eval_objects o JOIN classes c ON c.id = o.class_id
+    WHERE o.run_id = $run AND o.source = 'prediction' AND o.status = 'FP'
+        AND o.matched_id IS NULL
+)"""
+
+
 @dataclass(frozen=True)
 class QueryResult:
     rows: list[tuple[int, str | None, Any]]  # (data row id, global key, sort value)
@@ -94,6 +114,16 @@ class _Compiler:
     def __init__(self) -> None:
         self.params: dict[str, Any] = {}
         self.per_class = False
+        self.confusion = False
+
+    def ctes(self) -> str:
+        """The WITH clause the compiled conditions need (rows ``m`` always)."""
+        return (
+            "WITH "
+            + _ROWS
+            + (_PER_CLASS if self.per_class else "")
+            + (_CONFUSION if self.confusion else "")
+        )
 
     def bind(self, value: Any) -> str:
         name = f"p{len(self.params)}"
@@ -136,6 +166,13 @@ class _Compiler:
             )
         if isinstance(f, Metadata):
             return self._metadata(f)
+        if isinstance(f, Confusion):
+            self.confusion = True
+            return (
+                f"EXISTS (SELECT 1 FROM cm WHERE cm.data_row_id = m.id "
+                f"AND cm.gt_class IS NOT DISTINCT FROM {self.bind(f.gt_class)}::VARCHAR "
+                f"AND cm.pred_class IS NOT DISTINCT FROM {self.bind(f.pred_class)}::VARCHAR)"
+            )
         raise InvalidQueryError(f"not a filter: {f!r}")
 
     def _class_present(self, f: ClassPresent) -> str:
@@ -214,7 +251,7 @@ def run_query(
         key = f"s.{_COLUMNS[sort.metric]}"
         name = comp.bind(sort.class_name)
         join = f" LEFT JOIN pc s ON s.data_row_id = m.id AND s.class_name = {name}"
-    ctes = "WITH " + _ROWS + (_PER_CLASS if comp.per_class else "")
+    ctes = comp.ctes()
     matched = (
         f"{ctes},\nq AS (SELECT m.id, m.global_key, {key} AS sort_value FROM m{join} "
         f"WHERE coalesce({cond}, FALSE))"
