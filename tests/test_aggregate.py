@@ -150,3 +150,31 @@ def test_rest_aggregate(tmp_path: Path) -> None:
         assert client.get("/api/runs/nope/aggregate").status_code == 404
     finally:
         client.close()
+
+
+@pytest.mark.parametrize("metric", ["iou", "fp"])
+def test_histogram_bins_click_through(voc: es.Workspace, metric: str) -> None:
+    base = {"type": "split", "values": ["unassigned", "all", "train", "valid", "test"]}
+    hist = voc.histogram("det", metric, base)
+    assert len(hist["bins"]) == 20
+    values = {
+        r["data_row_id"]: r[metric] for r in voc.evaluation_results("det", "rows").to_pylist()
+    }
+    rows = _all_ids(voc, "det", base)
+    if metric == "fp":
+        values = {i: values.get(i, 0) for i in rows}
+    present = {i: v for i, v in values.items() if i in rows and v is not None}
+    assert len(present) > 10
+    assert sum(b["count"] for b in hist["bins"]) == len(present)
+    assert sum(b["count"] > 0 for b in hist["bins"]) > 1
+    for i, b in enumerate(hist["bins"]):
+        last = i == len(hist["bins"]) - 1
+        want = {
+            r
+            for r, v in present.items()
+            if b["lo"] <= v and (v <= b["hi"] if last else v < b["hi"])
+        }
+        assert b["count"] == len(want)
+        assert _all_ids(voc, "det", b["filter"]) == want
+    with pytest.raises(InvalidQueryError, match="metric"):
+        voc.histogram("det", "nope")

@@ -10,10 +10,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from errorscope.core.query import And, ClassPresent, Confusion, Filter, Or, filter_to_json
+from errorscope.core.query import (
+    And,
+    ClassPresent,
+    Confusion,
+    Filter,
+    Or,
+    RowMetric,
+    filter_to_json,
+)
+from errorscope.errors import InvalidQueryError
 from errorscope.sdk.slices import as_filter, resolve_slices
 from errorscope.store import catalog
-from errorscope.store.aggregate import run_aggregate
+from errorscope.store.aggregate import run_aggregate, run_histogram
 from errorscope.store.database import Database
 from errorscope.store.results import load_evaluation
 
@@ -97,4 +106,39 @@ class AggregateMixin:
                     for g, p, k, r in found.confusion
                 ],
             },
+        }
+
+    def histogram(
+        self,
+        run: str,
+        metric: str,
+        filter: Filter | Mapping[str, Any] | None = None,
+        *,
+        bins: int = 20,
+    ) -> dict[str, Any]:
+        """Equal-width histogram of the row metric ``metric`` over ``run``'s rows matching
+        ``filter``: ``{"metric", "bins": [{"lo", "hi", "count", "filter"}]}``, each bin
+        ``[lo, hi)`` (the last ``[lo, hi]``) with the filter selecting exactly its rows.
+        Ratios span [0, 1]; counts their range. Rows without a value are in no bin."""
+        info = catalog.get_run(self.db, run)
+        RowMetric(metric)  # validates the name
+        if isinstance(bins, bool) or not isinstance(bins, int) or not 1 <= bins <= 1000:
+            raise InvalidQueryError(f"bins must be an integer in [1, 1000], not {bins!r}")
+        base = None if filter is None else as_filter(filter)
+        where = None if base is None else resolve_slices(self.db, base)
+        found = run_histogram(self.db, info.id, where, metric, bins)
+        return {
+            "run": run,
+            "metric": metric,
+            "bins": [
+                {
+                    "lo": lo,
+                    "hi": hi,
+                    "count": k,
+                    "filter": _under(
+                        base, RowMetric(metric, lo, hi, hi_inclusive=i == len(found) - 1)
+                    ),
+                }
+                for i, (lo, hi, k) in enumerate(found)
+            ],
         }

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 
 from errorscope.core.query import Filter
 from errorscope.store.database import Database
-from errorscope.store.query import _Compiler
+from errorscope.store.query import _COLUMNS, _Compiler
 
-__all__ = ["Aggregates", "run_aggregate"]
+__all__ = ["Aggregates", "run_aggregate", "run_histogram"]
 
 
 @dataclass(frozen=True)
@@ -62,3 +62,36 @@ def run_aggregate(db: Database, run_id: int, where: Filter | None) -> Aggregates
         [(g, p, int(k), int(r)) for g, p, k, r in confusion],
         total,
     )
+
+
+#: Metrics that are ratios in [0, 1]: their histograms always span [0, 1].
+_RATIOS = frozenset({"iou", "precision", "recall", "f1", "mean_confidence"})
+
+
+def run_histogram(
+    db: Database, run_id: int, where: Filter | None, metric: str, bins: int
+) -> list[tuple[float, float, int]]:
+    """``bins`` equal-width bins ``(lo, hi, rows)`` of the row metric ``metric`` over the
+    run's rows matching ``where`` (rows without a value are in no bin). Bins are
+    ``[lo, hi)``, the last ``[lo, hi]``; ratios span [0, 1], counts their min..max."""
+    col = _COLUMNS[metric]  # whitelisted identifier
+    comp = _Compiler()
+    comp.params["run"] = run_id
+    cond = "TRUE" if where is None else comp.compile(where)
+    matched = f"{comp.ctes()},\nq AS (SELECT m.{col} AS v FROM m WHERE coalesce({cond}, FALSE))"
+    lo, hi = db.con.execute(f"{matched} SELECT min(v), max(v) FROM q", comp.params).fetchall()[0]
+    if lo is None:
+        return []
+    lo, hi = float(lo), float(hi)
+    if metric in _RATIOS:
+        lo, hi = min(lo, 0.0), max(hi, 1.0)
+    if hi <= lo:
+        hi = lo + 1.0
+    edges = [lo + (hi - lo) * i / bins for i in range(bins)] + [hi]
+    parts = []
+    for i in range(bins):
+        upper = "<=" if i == bins - 1 else "<"
+        a, b = comp.bind(edges[i]), comp.bind(edges[i + 1])
+        parts.append(f"count(*) FILTER (WHERE v >= {a} AND v {upper} {b})")
+    counts = db.con.execute(f"{matched} SELECT {', '.join(parts)} FROM q", comp.params).fetchall()
+    return [(edges[i], edges[i + 1], int(counts[0][i])) for i in range(bins)]
