@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from errorscope.core.query import Filter
 from errorscope.store.database import Database
-from errorscope.store.query import _COLUMNS, _Compiler
+from errorscope.store.query import METRIC_COLUMNS, FilterCompiler
 
 __all__ = ["Aggregates", "run_aggregate", "run_histogram"]
 
@@ -28,7 +28,7 @@ def run_aggregate(db: Database, run_id: int, where: Filter | None) -> Aggregates
     """Per-class label and kept-prediction counts and confusion-matrix cells over the
     run's rows matching ``where``. A prediction is kept unless its evaluation ignored it
     (below the confidence threshold); an unevaluated run's predictions are all kept."""
-    comp = _Compiler()
+    comp = FilterCompiler()
     comp.params["run"] = run_id
     cond = "TRUE" if where is None else comp.compile(where)
     comp.confusion = True
@@ -74,8 +74,8 @@ def run_histogram(
     """``bins`` equal-width bins ``(lo, hi, rows)`` of the row metric ``metric`` over the
     run's rows matching ``where`` (rows without a value are in no bin). Bins are
     ``[lo, hi)``, the last ``[lo, hi]``; ratios span [0, 1], counts their min..max."""
-    col = _COLUMNS[metric]  # whitelisted identifier
-    comp = _Compiler()
+    col = METRIC_COLUMNS[metric]  # whitelisted identifier
+    comp = FilterCompiler()
     comp.params["run"] = run_id
     cond = "TRUE" if where is None else comp.compile(where)
     matched = f"{comp.ctes()},\nq AS (SELECT m.{col} AS v FROM m WHERE coalesce({cond}, FALSE))"

@@ -35,10 +35,17 @@ from errorscope.core.query import (
 from errorscope.errors import InvalidQueryError
 from errorscope.store.database import Database
 
-__all__ = ["QueryResult", "decode_cursor", "encode_cursor", "run_query"]
+__all__ = [
+    "METRIC_COLUMNS",
+    "FilterCompiler",
+    "QueryResult",
+    "decode_cursor",
+    "encode_cursor",
+    "run_query",
+]
 
 #: Metric name -> SQL column of the row table ``m`` and of the per-class table ``pc``.
-_COLUMNS = {name: f'"{name}"' for name in ROW_METRICS}
+METRIC_COLUMNS = {name: f'"{name}"' for name in ROW_METRICS}
 _COUNTS = frozenset({"tp", "fp", "fn"})
 
 _ROWS = """
@@ -108,7 +115,7 @@ class QueryResult:
     next_cursor: str | None
 
 
-class _Compiler:
+class FilterCompiler:
     """Collects named parameters while turning a filter into a SQL condition on ``m``."""
 
     def __init__(self) -> None:
@@ -155,7 +162,7 @@ class _Compiler:
         if isinstance(f, ClassPresent):
             return self._class_present(f)
         if isinstance(f, RowMetric):
-            col = _COLUMNS[f.name]
+            col = METRIC_COLUMNS[f.name]
             if f.class_name is None:
                 return self.range(f"m.{col}", f.lo, f.hi, f.lo_inclusive, f.hi_inclusive)
             self.per_class = True
@@ -237,18 +244,18 @@ def run_query(
     cursor: str | None = None,
 ) -> QueryResult:
     """One page of the run's rows matching ``where`` in ``sort`` order, and their total."""
-    comp = _Compiler()
+    comp = FilterCompiler()
     comp.params["run"] = run_id
     cond = "TRUE" if where is None else comp.compile(where)
     if sort.metric is None:
         key = "NULL"
         join = ""
     elif sort.class_name is None:
-        key = f"m.{_COLUMNS[sort.metric]}"
+        key = f"m.{METRIC_COLUMNS[sort.metric]}"
         join = ""
     else:
         comp.per_class = True
-        key = f"s.{_COLUMNS[sort.metric]}"
+        key = f"s.{METRIC_COLUMNS[sort.metric]}"
         name = comp.bind(sort.class_name)
         join = f" LEFT JOIN pc s ON s.data_row_id = m.id AND s.class_name = {name}"
     ctes = comp.ctes()
