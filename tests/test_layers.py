@@ -1,4 +1,7 @@
-"""Dependencies point one way: cli -> server -> sdk -> {ingest, export, store} -> core."""
+"""Dependencies point one way.
+
+cli -> server -> sdk -> {ingest, export, embed, labeling, store} -> core
+"""
 
 from __future__ import annotations
 
@@ -15,7 +18,9 @@ ALLOWED = {
     "store": {"core"},
     "ingest": {"core"},
     "export": {"core"},
-    "sdk": {"core", "store", "ingest", "export"},
+    "embed": {"core"},
+    "labeling": {"core"},
+    "sdk": {"core", "store", "ingest", "export", "embed", "labeling"},
     "server": {"sdk", "core"},
     "cli": {"server", "sdk", "core"},
 }
