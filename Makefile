@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install test lint typecheck pytest demo bench clean
+.PHONY: install test lint typecheck pytest demo bench clean labelstudio
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,6 +15,16 @@ $(BIN)/.installed: pyproject.toml
 
 install: $(BIN)/.installed
 
+# Label Studio (for the labeling end-to-end tests) in its own venv: its pins clash with ours.
+LS_VENV ?= .venv-labelstudio
+$(LS_VENV)/.installed:
+	$(PYTHON) -m venv $(LS_VENV)
+	$(LS_VENV)/bin/pip install --quiet --upgrade pip
+	$(LS_VENV)/bin/pip install --quiet 'label-studio==1.23.2'
+	touch $@
+
+labelstudio: $(LS_VENV)/.installed
+
 lint: install
 	$(BIN)/ruff check src tests benchmarks scripts
 	$(BIN)/ruff format --check src tests benchmarks scripts
@@ -22,10 +32,10 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-pytest: install
+pytest: install labelstudio
 	$(BIN)/pytest
 
-test: lint typecheck pytest
+test: labelstudio lint typecheck pytest
 
 demo: install
 	$(BIN)/python scripts/demo.py demo-workspace
@@ -35,4 +45,4 @@ bench: install
 	$(BIN)/python benchmarks/evaluate.py
 
 clean:
-	rm -rf $(VENV) demo-workspace .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(LS_VENV) demo-workspace .pytest_cache .mypy_cache .ruff_cache

@@ -17,6 +17,7 @@ from errorscope.core.validate import conform, validate_annotations, validate_dat
 from errorscope.errors import InvalidInputError, NotFoundError, WorkspaceError
 from errorscope.ingest.common import Parsed
 from errorscope.sdk.aggregate import AggregateMixin
+from errorscope.sdk.batches import BatchMixin
 from errorscope.sdk.curves import CurvesMixin
 from errorscope.sdk.evaluation import EvaluationMixin
 from errorscope.sdk.exporters import ExportMixin
@@ -60,6 +61,7 @@ class Workspace(
     QueryMixin,
     SliceMixin,
     AggregateMixin,
+    BatchMixin,
 ):
     """An open workspace. Use as a context manager, or call :meth:`close`.
 

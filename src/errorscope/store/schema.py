@@ -184,5 +184,42 @@ CREATE TABLE slices (
 );
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4)
+_HISTORY_EXTRA = """,
+    import_id INTEGER NOT NULL"""
+
+#: Labeling (issue 7): labeling projects (a backend and its settings), batches of data
+#: rows sent to them, every label import, and the labels an import replaced.
+_V6 = f"""
+CREATE TABLE labeling_projects (
+    name VARCHAR PRIMARY KEY,
+    backend VARCHAR NOT NULL,
+    config VARCHAR NOT NULL DEFAULT '{{}}',
+    created_at TIMESTAMP NOT NULL DEFAULT current_timestamp
+);
+CREATE TABLE batches (
+    name VARCHAR PRIMARY KEY,
+    project VARCHAR NOT NULL,
+    priority INTEGER NOT NULL,
+    run VARCHAR,
+    origin VARCHAR NOT NULL,
+    created_at TIMESTAMP NOT NULL DEFAULT current_timestamp
+);
+CREATE TABLE batch_rows (
+    batch VARCHAR NOT NULL,
+    data_row_id BIGINT NOT NULL,
+    external_id VARCHAR,
+    PRIMARY KEY (batch, data_row_id)
+);
+CREATE TABLE label_imports (
+    id INTEGER PRIMARY KEY,
+    batch VARCHAR,
+    source VARCHAR NOT NULL,
+    strategy VARCHAR NOT NULL,
+    summary VARCHAR NOT NULL,
+    imported_at TIMESTAMP NOT NULL DEFAULT current_timestamp
+);
+{_annotation_table("label_history", _HISTORY_EXTRA)}
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V6)
 SCHEMA_VERSION = len(MIGRATIONS)

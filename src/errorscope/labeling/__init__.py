@@ -1,0 +1,1 @@
+"""Labeling backends: Label Studio (HTTP) and files (Label Studio JSON, CVAT, COCO, NDJSON)."""
