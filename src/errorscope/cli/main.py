@@ -73,7 +73,17 @@ def info(workspace: Path, as_json: bool) -> None:
 
 
 def _register_subcommands() -> None:
-    from errorscope.cli import evaluate, exports, imports, rows, runs, serve, slices
+    from errorscope.cli import (
+        batches,
+        compare,
+        evaluate,
+        exports,
+        imports,
+        rows,
+        runs,
+        serve,
+        slices,
+    )
 
     cli.add_command(imports.import_group)
     cli.add_command(exports.export_group)
@@ -83,6 +93,8 @@ def _register_subcommands() -> None:
     cli.add_command(serve.serve)
     cli.add_command(rows.rows)
     cli.add_command(slices.slice_group)
+    cli.add_command(compare.compare)
+    cli.add_command(batches.batch_group)
 
 
 _register_subcommands()

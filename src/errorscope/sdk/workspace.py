@@ -18,6 +18,7 @@ from errorscope.errors import InvalidInputError, NotFoundError, WorkspaceError
 from errorscope.ingest.common import Parsed
 from errorscope.sdk.aggregate import AggregateMixin
 from errorscope.sdk.batches import BatchMixin
+from errorscope.sdk.compare import CompareMixin
 from errorscope.sdk.curves import CurvesMixin
 from errorscope.sdk.evaluation import EvaluationMixin
 from errorscope.sdk.exporters import ExportMixin
@@ -62,6 +63,7 @@ class Workspace(
     SliceMixin,
     AggregateMixin,
     BatchMixin,
+    CompareMixin,
 ):
     """An open workspace. Use as a context manager, or call :meth:`close`.
 
