@@ -45,6 +45,7 @@ __all__ = [
     "Not",
     "Or",
     "RowMetric",
+    "Similar",
     "SliceMember",
     "Sort",
     "Split",
@@ -183,6 +184,23 @@ class Confusion:
     pred_class: str | None
 
 
+@dataclass(frozen=True)
+class Similar:
+    """The row is among the ``k`` rows nearest to the ``anchors`` rows in the embedding
+    space ``space`` (nearest to the mean of the anchors' unit vectors, anchors excluded).
+    The SDK replaces it by the :class:`Ids` it stands for before compiling."""
+
+    space: str
+    anchors: tuple[int, ...]
+    k: int = 20
+
+    def __post_init__(self) -> None:
+        if not 1 <= len(self.anchors) <= 20:
+            raise InvalidQueryError("a similar filter needs 1 to 20 anchor rows")
+        if isinstance(self.k, bool) or not isinstance(self.k, int) or not 1 <= self.k <= 10_000:
+            raise InvalidQueryError(f"k must be an integer in [1, 10000], not {self.k!r}")
+
+
 Filter = (
     And
     | Or
@@ -195,6 +213,7 @@ Filter = (
     | Ids
     | SliceMember
     | Confusion
+    | Similar
 )
 
 
@@ -233,6 +252,7 @@ _TYPES: dict[str, type] = {
     "ids": Ids,
     "slice": SliceMember,
     "confusion": Confusion,
+    "similar": Similar,
 }
 _NAMES = {v: k for k, v in _TYPES.items()}
 _REQUIRED = {
@@ -247,6 +267,7 @@ _REQUIRED = {
     Ids: {"ids"},
     SliceMember: {"name"},
     Confusion: {"gt_class", "pred_class"},
+    Similar: {"space", "anchors"},
 }
 
 
@@ -374,6 +395,18 @@ def parse_filter(obj: Any, _where: str = "") -> Filter:
             _string(obj["gt_class"], at("gt_class"), nullable=True),
             _string(obj["pred_class"], at("pred_class"), nullable=True),
         )
+    if cls is Similar:
+        anchors = _list(obj["anchors"], at("anchors"))
+        for i, v in enumerate(anchors):
+            if isinstance(v, bool) or not isinstance(v, int):
+                raise _fail(f"{at('anchors')}[{i}]", f"expected an integer id, got {v!r}")
+        k = obj.get("k", 20)
+        if isinstance(k, bool) or not isinstance(k, int):
+            raise _fail(at("k"), f"expected an integer, got {k!r}")
+        try:
+            return Similar(str(_string(obj["space"], at("space"))), tuple(anchors), k)
+        except InvalidQueryError as exc:
+            raise _fail(_where, str(exc)) from None
     items = _list(obj["ids"], at("ids"))
     for i, v in enumerate(items):
         if isinstance(v, bool) or not isinstance(v, int):

@@ -21,6 +21,7 @@ from errorscope.core.query import (
     Not,
     Or,
     RowMetric,
+    Similar,
     SliceMember,
     Split,
     TextContains,
@@ -29,6 +30,7 @@ from errorscope.core.query import (
     parse_filter,
 )
 from errorscope.errors import ConflictError, InvalidQueryError, NotFoundError
+from errorscope.sdk.spaces import resolve_similar
 from errorscope.store import catalog
 from errorscope.store import slices as store
 from errorscope.store.database import Database
@@ -47,6 +49,7 @@ FILTERS = (
     Ids,
     SliceMember,
     Confusion,
+    Similar,
 )
 
 
@@ -82,7 +85,8 @@ def _stored(row: store.StoredSlice) -> Slice:
 
 def resolve_slices(db: Database, f: Filter, *, extra: Mapping[str, Filter] | None = None) -> Filter:
     """``f`` with its slice references replaced by the slices' filters (``extra`` takes
-    precedence over the stored slices)."""
+    precedence over the stored slices) and its similarity filters by the rows they find
+    (:func:`~errorscope.sdk.spaces.resolve_similar`)."""
 
     def lookup(name: str) -> Filter | None:
         if extra is not None and name in extra:
@@ -90,7 +94,7 @@ def resolve_slices(db: Database, f: Filter, *, extra: Mapping[str, Filter] | Non
         row = store.get_slice(db, name)
         return None if row is None else _stored(row).filter
 
-    return expand_slices(f, lookup)
+    return resolve_similar(db, expand_slices(f, lookup))
 
 
 class SliceMixin:

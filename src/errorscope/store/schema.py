@@ -184,6 +184,22 @@ CREATE TABLE slices (
 );
 """
 
+#: Embedding spaces (issue 6): one row per space; its vectors (``vectors.npy``, float32 or
+#: float16, one row per data row) and data row ids (``ids.npy``, int64, ascending) are
+#: files in ``<workspace>/embeddings/<directory>/`` beside its index and projections.
+_V5 = """
+CREATE TABLE embedding_spaces (
+    name VARCHAR PRIMARY KEY,
+    dataset_id INTEGER NOT NULL,
+    dim INTEGER NOT NULL,
+    source VARCHAR NOT NULL,
+    dtype VARCHAR NOT NULL,
+    count BIGINT NOT NULL,
+    directory VARCHAR NOT NULL,
+    created_at TIMESTAMP NOT NULL DEFAULT current_timestamp
+);
+"""
+
 _HISTORY_EXTRA = """,
     import_id INTEGER NOT NULL"""
 
@@ -221,5 +237,5 @@ CREATE TABLE label_imports (
 {_annotation_table("label_history", _HISTORY_EXTRA)}
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V6)
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6)
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,0 +1,143 @@
+"""Open embedding spaces and their search indexes, shared by the embedding methods and by
+the query engine (a :class:`~errorscope.core.query.Similar` filter becomes the
+:class:`~errorscope.core.query.Ids` it stands for here, before the filter is compiled).
+
+A space's index is built on first use and kept: spaces of up to
+:data:`~errorscope.embed.index.EXACT_MAX` vectors are searched exactly (numpy), larger
+ones with a faiss HNSW graph saved as ``index.faiss`` in the space's directory and
+loaded from there next time. Open indexes are cached per process (a few, least recently
+used first out), keyed by the space's directory, which a replaced space never reuses.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from errorscope.core.query import And, Filter, Ids, Not, Or, Similar
+from errorscope.embed.index import EXACT_MAX, ExactIndex, HnswIndex, Index, normalize
+from errorscope.errors import InvalidQueryError
+from errorscope.store import embeddings as store
+from errorscope.store.database import Database
+
+__all__ = [
+    "Combine",
+    "OpenSpace",
+    "anchor_vectors",
+    "nearest",
+    "open_space",
+    "resolve_similar",
+]
+
+Combine = Literal["mean", "union"]
+MAX_ANCHORS = 20
+_CACHE_SIZE = 4
+_CACHE: OrderedDict[tuple[str, str], OpenSpace] = OrderedDict()
+
+
+@dataclass
+class OpenSpace:
+    space: store.SpaceRow
+    ids: npt.NDArray[np.int64]
+    vectors: npt.NDArray[Any]
+    index: Index
+
+
+def open_space(db: Database, name: str, *, build: bool = True) -> OpenSpace:
+    """The space ``name`` with its index (built, or loaded from the workspace)."""
+    space = store.get_space(db, name)
+    key = (str(db.directory), space.directory)
+    found = _CACHE.get(key)
+    if found is not None:
+        _CACHE.move_to_end(key)
+        return found
+    ids, vectors = store.load_space(db, space)
+    index: Index
+    if len(ids) <= EXACT_MAX:
+        index = ExactIndex().fit(vectors, ids)
+    else:
+        path = store.space_dir(db, space) / "index.faiss"
+        if path.exists():
+            index = HnswIndex.load(path, vectors, ids)
+        else:
+            index = HnswIndex().fit(vectors, ids)
+            tmp = path.with_suffix(".tmp")
+            index.save(tmp)
+            tmp.replace(path)
+    out = OpenSpace(space, ids, vectors, index)
+    _CACHE[key] = out
+    while len(_CACHE) > _CACHE_SIZE:
+        _CACHE.popitem(last=False)
+    return out
+
+
+def anchor_vectors(opened: OpenSpace, anchors: Sequence[int]) -> npt.NDArray[np.float32]:
+    """The vectors of the anchor rows; a row without a vector is an InvalidQueryError."""
+    if not 1 <= len(anchors) <= MAX_ANCHORS:
+        raise InvalidQueryError(f"give 1 to {MAX_ANCHORS} anchor rows, not {len(anchors)}")
+    wanted = np.asarray([int(a) for a in anchors], dtype=np.int64)
+    pos = np.searchsorted(opened.ids, wanted)
+    for a, p in zip(wanted, pos, strict=True):
+        if p >= len(opened.ids) or opened.ids[p] != a:
+            raise InvalidQueryError(
+                f"data row {int(a)} has no vector in embedding space {opened.space.name!r}"
+            )
+    return np.asarray(opened.vectors[pos], dtype=np.float32)
+
+
+def nearest(
+    opened: OpenSpace,
+    queries: npt.NDArray[np.float32],
+    k: int,
+    *,
+    combine: Combine = "mean",
+    exclude: Sequence[int] = (),
+    allowed: npt.NDArray[np.int64] | None = None,
+) -> list[tuple[int, float]]:
+    """The ``k`` rows nearest to the query vectors, best first, as ``(id, distance)``.
+
+    Several query vectors are combined by ``mean`` (one search for the mean of the unit
+    query vectors: rows like all of them) or ``union`` (one search per vector, each row
+    at its smallest distance to any of them: rows like any of them). ``exclude`` rows
+    (the anchors) are never returned; with ``allowed``, only those rows are.
+    """
+    if combine not in ("mean", "union"):
+        raise InvalidQueryError(f"combine must be 'mean' or 'union', not {combine!r}")
+    if queries.shape[1] != opened.space.dim:
+        raise InvalidQueryError(
+            f"the query vector has {queries.shape[1]} dimensions, space "
+            f"{opened.space.name!r} has {opened.space.dim}"
+        )
+    if not np.isfinite(queries).all():
+        raise InvalidQueryError("the query vector has NaN or infinite components")
+    if combine == "mean" and len(queries) > 1:
+        queries = normalize(normalize(queries).mean(axis=0, keepdims=True))
+    skip = {int(x) for x in exclude}
+    found = opened.index.search(queries, k + len(skip), allowed=allowed)
+    best: dict[int, float] = {}
+    for ids, dists in found:
+        for i, d in zip(ids.tolist(), dists.tolist(), strict=True):
+            if i not in skip and (i not in best or d < best[i]):
+                best[i] = d
+    ranked = sorted(best.items(), key=lambda item: (item[1], item[0]))
+    return ranked[:k]
+
+
+def resolve_similar(db: Database, f: Filter) -> Filter:
+    """``f`` with every :class:`Similar` replaced by the :class:`Ids` of its rows (the
+    ``k`` nearest to the mean of its anchors, anchors excluded)."""
+    if isinstance(f, And | Or):
+        return type(f)(tuple(resolve_similar(db, x) for x in f.filters))
+    if isinstance(f, Not):
+        return Not(resolve_similar(db, f.filter))
+    if not isinstance(f, Similar):
+        return f
+    opened = open_space(db, f.space)
+    queries = anchor_vectors(opened, f.anchors)
+    hits = nearest(opened, queries, f.k, exclude=f.anchors)
+    return Ids(tuple(sorted(i for i, _ in hits)))

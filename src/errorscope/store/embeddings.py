@@ -1,0 +1,236 @@
+"""Embedding spaces: the ``embedding_spaces`` table and the vector files beside it.
+
+A space's vectors live in ``<workspace>/embeddings/<directory>/`` as ``vectors.npy``
+(``count x dim``, float32 or float16) and ``ids.npy`` (the data row id of each vector,
+int64, ascending), so a million 384-d vectors load by memory-mapping one file. The
+table row is written last, in a transaction: a space is visible only once its files are
+complete, and a failed write leaves neither row nor files. Indexes and projections are
+cached in the same directory (:func:`space_dir`) and go with the space.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+
+from errorscope.core.query import Filter
+from errorscope.errors import ConflictError, NotFoundError
+from errorscope.store.database import Database
+from errorscope.store.query import _CONFUSION, _PER_CLASS, FilterCompiler
+
+__all__ = [
+    "EMBEDDINGS_DIR",
+    "SpaceRow",
+    "datasets",
+    "delete_space",
+    "filter_row_ids",
+    "get_space",
+    "list_spaces",
+    "load_space",
+    "resolve_rows",
+    "row_keys",
+    "row_media",
+    "space_dir",
+    "write_space",
+]
+
+EMBEDDINGS_DIR = "embeddings"
+
+
+@dataclass(frozen=True)
+class SpaceRow:
+    name: str
+    dataset: str
+    dataset_id: int
+    dim: int
+    source: str
+    dtype: str
+    count: int
+    directory: str
+    created_at: datetime
+
+
+_SELECT = """SELECT s.name, d.name, s.dataset_id, s.dim, s.source, s.dtype, s.count,
+    s.directory, s.created_at FROM embedding_spaces s JOIN datasets d ON d.id = s.dataset_id"""
+
+
+def _space(row: tuple[Any, ...]) -> SpaceRow:
+    return SpaceRow(
+        row[0], row[1], int(row[2]), int(row[3]), row[4], row[5], int(row[6]), row[7], row[8]
+    )
+
+
+def list_spaces(db: Database) -> list[SpaceRow]:
+    return [_space(r) for r in db.rows(f"{_SELECT} ORDER BY s.name")]
+
+
+def get_space(db: Database, name: str) -> SpaceRow:
+    rows = db.rows(f"{_SELECT} WHERE s.name = ?", [name])
+    if not rows:
+        known = ", ".join(s.name for s in list_spaces(db)) or "none"
+        raise NotFoundError(f"no embedding space named {name!r} (spaces: {known})")
+    return _space(rows[0])
+
+
+def space_dir(db: Database, space: SpaceRow) -> Path:
+    return db.directory / EMBEDDINGS_DIR / space.directory
+
+
+def load_space(
+    db: Database, space: SpaceRow
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.floating[Any]]]:
+    """``(ids, vectors)`` of a space, memory-mapped (read-only)."""
+    where = space_dir(db, space)
+    ids = np.load(where / "ids.npy", mmap_mode="r")
+    vectors = np.load(where / "vectors.npy", mmap_mode="r")
+    return ids, vectors
+
+
+def write_space(
+    db: Database,
+    *,
+    name: str,
+    dataset_id: int,
+    source: str,
+    ids: npt.NDArray[np.int64],
+    vectors: npt.NDArray[np.floating[Any]],
+    replace: bool,
+) -> SpaceRow:
+    """Store a space (``ids`` ascending and unique, ``vectors`` aligned with them).
+
+    An existing space of that name is a :class:`ConflictError` unless ``replace``; a
+    replaced space's files are removed once the new one is committed.
+    """
+    root = db.directory / EMBEDDINGS_DIR
+    directory = f"{uuid.uuid4().hex[:12]}"
+    where = root / directory
+    where.mkdir(parents=True)
+    old: SpaceRow | None = None
+    try:
+        np.save(where / "ids.npy", np.ascontiguousarray(ids, dtype=np.int64))
+        np.save(where / "vectors.npy", np.ascontiguousarray(vectors))
+        with db.transaction():
+            found = db.rows(f"{_SELECT} WHERE s.name = ?", [name])
+            if found:
+                if not replace:
+                    raise ConflictError(
+                        f"embedding space {name!r} exists; pass replace to overwrite it"
+                    )
+                old = _space(found[0])
+                db.con.execute("DELETE FROM embedding_spaces WHERE name = ?", [name])
+            db.con.execute(
+                """INSERT INTO embedding_spaces
+                   (name, dataset_id, dim, source, dtype, count, directory)
+                   VALUES (?, ?, ?, ?, ?, ?, ?)""",
+                [
+                    name,
+                    dataset_id,
+                    int(vectors.shape[1]),
+                    source,
+                    str(vectors.dtype),
+                    len(ids),
+                    directory,
+                ],
+            )
+    except BaseException:
+        shutil.rmtree(where, ignore_errors=True)
+        raise
+    if old is not None:
+        shutil.rmtree(space_dir(db, old), ignore_errors=True)
+    return get_space(db, name)
+
+
+def delete_space(db: Database, name: str) -> None:
+    space = get_space(db, name)
+    with db.transaction():
+        db.con.execute("DELETE FROM embedding_spaces WHERE name = ?", [name])
+    with contextlib.suppress(OSError):
+        shutil.rmtree(space_dir(db, space))
+
+
+def resolve_rows(
+    db: Database, ids: npt.NDArray[np.int64], keys: list[str | None]
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """``(data row id, dataset id)`` of each input row, given by id (``ids >= 0``) or by
+    global key (``keys[i]``, where ``ids[i] < 0``); -1 for both where there is no such
+    row. One join, whatever the number of rows."""
+    table = pa.table(
+        {
+            "pos": pa.array(np.arange(len(ids), dtype=np.int64)),
+            "rid": pa.array(ids, mask=ids < 0),
+            "gkey": pa.array(keys, pa.string()),
+        }
+    )
+    db.con.register("_es_vec_keys", table)
+    try:
+        out = db.con.execute(
+            """SELECT coalesce(a.id, b.id, -1) AS id,
+                      coalesce(a.dataset_id, b.dataset_id, -1) AS dataset_id
+               FROM _es_vec_keys k
+               LEFT JOIN data_rows a ON a.id = k.rid
+               LEFT JOIN data_rows b ON k.rid IS NULL AND b.global_key = k.gkey
+               ORDER BY k.pos"""
+        ).fetchnumpy()
+    finally:
+        db.con.unregister("_es_vec_keys")
+    return np.asarray(out["id"], dtype=np.int64), np.asarray(out["dataset_id"], dtype=np.int64)
+
+
+def datasets(db: Database) -> dict[str, int]:
+    """Dataset name -> id."""
+    return {n: int(i) for i, n in db.rows("SELECT id, name FROM datasets ORDER BY id")}
+
+
+def row_keys(db: Database, ids: list[int]) -> dict[int, str | None]:
+    """Global key of each of ``ids`` that exists."""
+    if not ids:
+        return {}
+    rows = db.rows(
+        "SELECT id, global_key FROM data_rows WHERE id IN (SELECT unnest(?::BIGINT[]))", [ids]
+    )
+    return {int(i): k for i, k in rows}
+
+
+def row_media(db: Database, dataset_id: int) -> pa.Table:
+    """``id, media_type, uri, text`` of a dataset's rows, by id."""
+    return db.arrow(
+        "SELECT id, media_type, uri, text FROM data_rows WHERE dataset_id = $1 ORDER BY id",
+        [dataset_id],
+    )
+
+
+def filter_row_ids(
+    db: Database, dataset_id: int, run_id: int | None, where: Filter
+) -> npt.NDArray[np.int64]:
+    """Ids of the dataset's rows matching ``where`` (ascending). With a run, its splits,
+    metrics and predictions are what the filter sees; without one, every row is
+    ``unassigned`` and has no metrics or predictions."""
+    comp = FilterCompiler()
+    comp.params["run"] = run_id
+    comp.params["dataset"] = dataset_id
+    cond = comp.compile(where)
+    ctes = f"""WITH
+u AS (
+    SELECT d.id, d.global_key, d.text, coalesce(rr.split, 'unassigned') AS split
+    FROM data_rows d
+    LEFT JOIN run_rows rr ON rr.data_row_id = d.id AND rr.run_id = $run
+    WHERE d.dataset_id = $dataset
+),
+m AS (
+    SELECT u.*, coalesce(e.tp, 0) AS tp, coalesce(e.fp, 0) AS fp, coalesce(e.fn, 0) AS fn,
+           e."precision", e.recall, e.f1, e.iou, e.mean_confidence
+    FROM u LEFT JOIN eval_row_metrics e ON e.run_id = $run AND e.data_row_id = u.id
+){_PER_CLASS if comp.per_class else ""}{_CONFUSION if comp.confusion else ""}"""
+    out = db.con.execute(
+        f"{ctes} SELECT m.id FROM m WHERE coalesce({cond}, FALSE) ORDER BY m.id", comp.params
+    ).fetchnumpy()
+    return np.asarray(out["id"], dtype=np.int64)
