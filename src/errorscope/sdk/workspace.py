@@ -25,6 +25,7 @@ from errorscope.sdk.exporters import ExportMixin
 from errorscope.sdk.importers import ImportMixin
 from errorscope.sdk.query import QueryMixin
 from errorscope.sdk.report import ImportReport
+from errorscope.sdk.retrain import RetrainMixin
 from errorscope.sdk.slices import SliceMixin
 from errorscope.store import catalog, reads
 from errorscope.store.bulk import insert_annotations, insert_data_rows
@@ -64,6 +65,7 @@ class Workspace(
     AggregateMixin,
     BatchMixin,
     CompareMixin,
+    RetrainMixin,
 ):
     """An open workspace. Use as a context manager, or call :meth:`close`.
 

@@ -25,17 +25,21 @@ __all__ = [
     "ProjectInfo",
     "add_batch",
     "add_project",
+    "add_rows_to_run",
     "batch_rows",
     "first_outside_batch",
     "get_batch",
     "get_project",
     "history_table",
     "import_labels",
+    "labeled_rows",
     "list_batches",
     "list_projects",
     "resolve_row_keys",
     "rows_in_project",
+    "run_row_ids",
     "set_external_ids",
+    "set_splits",
     "update_project_config",
 ]
 
@@ -327,3 +331,40 @@ def first_outside_batch(db: Database, batch: str, row_ids: list[int | None]) -> 
             [batch],
         )
     return int(bad[0][0]) if bad else None
+
+
+def labeled_rows(db: Database, among: list[int] | None = None) -> list[int]:
+    """Data rows that have ground truth (of ``among``, when given), by id."""
+    if among is None:
+        return [int(r[0]) for r in db.rows("SELECT DISTINCT data_row_id FROM labels ORDER BY 1")]
+    with _registered(db, "_among", pa.table({"id": pa.array(among, pa.int64())})):
+        found = db.rows(
+            """SELECT DISTINCT data_row_id FROM labels
+               WHERE data_row_id IN (SELECT id FROM _among) ORDER BY 1"""
+        )
+    return [int(r[0]) for r in found]
+
+
+def run_row_ids(db: Database, run_id: int) -> list[int]:
+    rows = db.rows("SELECT data_row_id FROM run_rows WHERE run_id = ? ORDER BY 1", [run_id])
+    return [int(r[0]) for r in rows]
+
+
+def add_rows_to_run(db: Database, run_id: int, ids: list[int], split: str | None = None) -> None:
+    """Add rows to a run (``unassigned`` unless ``split``); rows it has keep theirs."""
+    with _registered(db, "_add", pa.table({"id": pa.array(ids, pa.int64())})):
+        db.con.execute(
+            """INSERT INTO run_rows (run_id, data_row_id, split)
+               SELECT DISTINCT ?, id, ? FROM _add
+               WHERE id NOT IN (SELECT data_row_id FROM run_rows WHERE run_id = ?)""",
+            [run_id, split or "unassigned", run_id],
+        )
+
+
+def set_splits(db: Database, run_id: int, ids: list[int], split: str) -> None:
+    with _registered(db, "_set", pa.table({"id": pa.array(ids, pa.int64())})):
+        db.con.execute(
+            """UPDATE run_rows SET split = ?
+               WHERE run_id = ? AND data_row_id IN (SELECT id FROM _set)""",
+            [split, run_id],
+        )
