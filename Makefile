@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install test lint typecheck pytest demo bench clean labelstudio
+.PHONY: install test lint typecheck pytest demo bench clean ui ui-build chromium labelstudio
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,12 +32,23 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-pytest: install labelstudio
+# The browser UI (ui/, Svelte + Vite): unit tests, then the build the server ships.
+ui:
+	cd ui && npm ci --no-audit --no-fund && npm run test && npm run build
+
+ui-build:
+	test -f src/errorscope/server/static/index.html || (cd ui && npm ci --no-audit --no-fund && npm run build)
+
+# The end-to-end tests drive Debian's chromium (never a browser Playwright downloads).
+chromium:
+	test -x /usr/bin/chromium || (apt-get update && apt-get install -y chromium)
+
+pytest: install labelstudio ui chromium
 	$(BIN)/pytest
 
 test: labelstudio lint typecheck pytest
 
-demo: install
+demo: install ui-build
 	$(BIN)/python scripts/demo.py demo-workspace
 
 bench: install
@@ -45,4 +56,4 @@ bench: install
 	$(BIN)/python benchmarks/evaluate.py
 
 clean:
-	rm -rf $(VENV) $(LS_VENV) demo-workspace .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(LS_VENV) demo-workspace .pytest_cache .mypy_cache .ruff_cache ui/node_modules src/errorscope/server/static

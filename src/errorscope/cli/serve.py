@@ -34,7 +34,7 @@ __all__ = ["serve"]
 def serve(
     workspace: Path, host: str, port: int, media_roots: tuple[Path, ...], open_browser: bool
 ) -> None:
-    """Serve the workspace's JSON API (OpenAPI at /openapi.json, docs at /docs)."""
+    """Serve the browser UI at / and the JSON API (OpenAPI at /openapi.json, docs at /docs)."""
     import uvicorn
 
     from errorscope.server import create_app
@@ -43,7 +43,7 @@ def serve(
     # fail here, in one line, if the workspace is locked or too new (not in the app's startup)
     Workspace(workspace, create=False).close()
     shown = f"[{host}]" if ":" in host else host
-    url = f"http://{shown}:{port}/docs"
+    url = f"http://{shown}:{port}/"
     click.echo(f"serving {workspace} on http://{shown}:{port} (Ctrl-C to stop)")
     if open_browser:
         threading.Timer(1.0, webbrowser.open, [url]).start()

@@ -30,6 +30,7 @@ from errorscope.server.jsonresponse import JSONResponse
 from errorscope.server.media import MediaRoots, thumbnail
 from errorscope.server.rows import add_rows_routes
 from errorscope.server.slices import add_slice_routes
+from errorscope.server.ui import add_ui_routes
 
 __all__ = ["THUMBNAIL_DIR", "create_app"]
 
@@ -215,4 +216,5 @@ def create_app(workspace_path: str | Path, *, media_roots: list[Path] | None = N
             small, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=3600"}
         )
 
+    add_ui_routes(app)  # the router's fallback: never shadows /api, /media or /docs
     return app

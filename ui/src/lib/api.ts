@@ -1,0 +1,118 @@
+// Typed calls to the errorscope REST API (request shapes from the generated api-types.ts).
+import type { components } from './api-types';
+import type {
+  Aggregate,
+  Curves,
+  Filter,
+  HistogramBin,
+  RowDetail,
+  RowsPage,
+  RunInfo,
+  SliceInfo,
+} from './types';
+
+type RowsQuery = components['schemas']['RowsQuery'];
+type NewSlice = components['schemas']['NewSlice'];
+
+export const MAX_LIMIT = 10_000;
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+async function call<T>(url: string, init?: RequestInit): Promise<T> {
+  const res = await fetch(url, init);
+  if (!res.ok) {
+    let message = `${res.status} ${res.statusText}`;
+    try {
+      const body = (await res.json()) as { error?: { message?: string } };
+      if (body.error?.message) message = body.error.message;
+    } catch {
+      /* not JSON */
+    }
+    throw new ApiError(res.status, message);
+  }
+  return (await res.json()) as T;
+}
+
+function post<T>(url: string, body: unknown): Promise<T> {
+  return call<T>(url, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+}
+
+const enc = encodeURIComponent;
+
+function withFilter(url: string, filter: Filter | null, extra: Record<string, string> = {}): string {
+  const p = new URLSearchParams(extra);
+  if (filter) p.set('filter', JSON.stringify(filter));
+  const q = p.toString();
+  return q ? `${url}?${q}` : url;
+}
+
+export const api = {
+  info: () => call<Record<string, unknown>>('/api/info'),
+  runs: () => call<{ runs: RunInfo[] }>('/api/runs').then((r) => r.runs),
+  rows: (run: string, q: RowsQuery) => post<RowsPage>(`/api/runs/${enc(run)}/rows`, q),
+  row: (id: number, run: string | null) =>
+    call<RowDetail>(run ? `/api/rows/${id}?run=${enc(run)}` : `/api/rows/${id}`),
+  aggregate: (run: string, filter: Filter | null) =>
+    call<Aggregate>(withFilter(`/api/runs/${enc(run)}/aggregate`, filter)),
+  histogram: (run: string, metric: string, filter: Filter | null) =>
+    call<{ metric: string; bins: HistogramBin[] }>(
+      withFilter(`/api/runs/${enc(run)}/histogram`, filter, { metric }),
+    ),
+  classes: (run: string, filter: Filter | null) =>
+    call<{ classes: Record<string, unknown>[] }>(withFilter(`/api/runs/${enc(run)}/classes`, filter)),
+  evaluation: (run: string) => call<Record<string, unknown>>(`/api/runs/${enc(run)}/evaluation`),
+  curves: (run: string) => call<Curves>(`/api/runs/${enc(run)}/curves?iou=0.5&iou=0.75`),
+  slices: () => call<{ slices: SliceInfo[] }>('/api/slices?ready_made=true').then((r) => r.slices),
+  saveSlice: (body: NewSlice) => post<SliceInfo>('/api/slices', body),
+  embeddings: () => call<Record<string, unknown>>('/api/embeddings'),
+  projection: (space: string) => call<Record<string, unknown>>(`/api/embeddings/${enc(space)}/projection`),
+};
+
+/** Every id (in order) of the rows matching a query, page by page. */
+export async function allIds(run: string, filter: Filter | null, sort: string | null = null): Promise<RowsPage['rows']> {
+  const out: RowsPage['rows'] = [];
+  let cursor: string | null = null;
+  do {
+    const page: RowsPage = await api.rows(run, { filter, sort, limit: MAX_LIMIT, cursor });
+    out.push(...page.rows);
+    cursor = page.next_cursor;
+  } while (cursor);
+  return out;
+}
+
+/** Row details, fetched at most ``limit`` at a time and cached by (run, id). */
+const cache = new Map<string, Promise<RowDetail>>();
+let active = 0;
+const waiting: (() => void)[] = [];
+
+export function rowDetail(id: number, run: string | null): Promise<RowDetail> {
+  const key = `${run ?? ''}\u0000${id}`;
+  let found = cache.get(key);
+  if (!found) {
+    found = (async () => {
+      if (active >= 6) await new Promise<void>((resolve) => waiting.push(resolve));
+      active++;
+      try {
+        return await api.row(id, run);
+      } finally {
+        active--;
+        waiting.shift()?.();
+      }
+    })();
+    found.catch(() => cache.delete(key));
+    cache.set(key, found);
+    if (cache.size > 2000) cache.delete(cache.keys().next().value as string);
+  }
+  return found;
+}

@@ -1,0 +1,61 @@
+// Lasso and box selection over 2-D points (screen or data coordinates), pure and typed.
+export type Point = [number, number];
+
+/** Is (x, y) inside the polygon (even-odd rule; closed implicitly)? */
+export function pointInPolygon(x: number, y: number, poly: readonly Point[]): boolean {
+  let inside = false;
+  for (let i = 0, j = poly.length - 1; i < poly.length; j = i++) {
+    const [xi, yi] = poly[i];
+    const [xj, yj] = poly[j];
+    if (yi > y !== yj > y && x < ((xj - xi) * (y - yi)) / (yj - yi) + xi) inside = !inside;
+  }
+  return inside;
+}
+
+export function polygonBounds(poly: readonly Point[]): [number, number, number, number] {
+  let x0 = Infinity;
+  let y0 = Infinity;
+  let x1 = -Infinity;
+  let y1 = -Infinity;
+  for (const [x, y] of poly) {
+    x0 = Math.min(x0, x);
+    y0 = Math.min(y0, y);
+    x1 = Math.max(x1, x);
+    y1 = Math.max(y1, y);
+  }
+  return [x0, y0, x1, y1];
+}
+
+/** Indices of the points inside the lasso (a polygon of at least 3 vertices). */
+export function selectInPolygon(xs: ArrayLike<number>, ys: ArrayLike<number>, poly: readonly Point[]): number[] {
+  if (poly.length < 3) return [];
+  const [x0, y0, x1, y1] = polygonBounds(poly);
+  const out: number[] = [];
+  for (let i = 0; i < xs.length; i++) {
+    const x = xs[i];
+    const y = ys[i];
+    if (x < x0 || x > x1 || y < y0 || y > y1) continue;
+    if (pointInPolygon(x, y, poly)) out.push(i);
+  }
+  return out;
+}
+
+/** Indices of the points inside the box spanned by two corners (bounds included). */
+export function selectInBox(xs: ArrayLike<number>, ys: ArrayLike<number>, a: Point, b: Point): number[] {
+  const x0 = Math.min(a[0], b[0]);
+  const x1 = Math.max(a[0], b[0]);
+  const y0 = Math.min(a[1], b[1]);
+  const y1 = Math.max(a[1], b[1]);
+  const out: number[] = [];
+  for (let i = 0; i < xs.length; i++) {
+    if (xs[i] >= x0 && xs[i] <= x1 && ys[i] >= y0 && ys[i] <= y1) out.push(i);
+  }
+  return out;
+}
+
+/** Append a pointer position to a lasso path unless it is closer than ``minDist`` to the last. */
+export function extendPath(path: Point[], p: Point, minDist = 2): Point[] {
+  const last = path[path.length - 1];
+  if (last && Math.hypot(p[0] - last[0], p[1] - last[1]) < minDist) return path;
+  return [...path, p];
+}

@@ -1,0 +1,49 @@
+import { describe, expect, it } from 'vitest';
+import { joinMetrics, parseProjection, parseSpaces, toWorld } from './projection';
+
+describe('projector points', () => {
+  it('reads the projection shapes the API may answer', () => {
+    const want = { ids: [1, 2], xs: [0.5, 1], ys: [2, 3] };
+    const shapes = [
+      { ids: [1, 2], x: [0.5, 1], y: [2, 3] },
+      { columns: { data_row_id: [1, 2], x: [0.5, 1], y: [2, 3] } },
+      { points: [{ id: 1, x: 0.5, y: 2 }, { data_row_id: 2, x: 1, y: 3 }] },
+      { ids: [1, 2], coords: [[0.5, 2], [1, 3]] },
+    ];
+    for (const s of shapes) {
+      const p = parseProjection(s);
+      expect(p && { ids: [...p.ids], xs: [...p.xs], ys: [...p.ys] }).toEqual(want);
+    }
+    expect(parseProjection({ ids: [1], x: [1, 2], y: [1] })).toBeNull();
+  });
+
+  it('lists spaces', () => {
+    expect(parseSpaces({ spaces: [{ name: 'clip' }, { name: 'dino' }] })).toEqual(['clip', 'dino']);
+    expect(parseSpaces(['a'])).toEqual(['a']);
+    expect(parseSpaces({})).toEqual([]);
+  });
+
+  it('joins two metrics by row, leaving out missing values', () => {
+    const p = joinMetrics(
+      [
+        { id: 1, sort_value: 0.1 },
+        { id: 2, sort_value: null },
+        { id: 3, sort_value: 0.3 },
+      ],
+      [
+        { id: 3, sort_value: 0.9 },
+        { id: 1, sort_value: 0.5 },
+        { id: 2, sort_value: 0.7 },
+      ],
+    );
+    expect([...p.ids]).toEqual([1, 3]);
+    expect([...p.ys]).toEqual([0.5, 0.9].map(Math.fround));
+  });
+
+  it('world coordinates flip y and start at 0', () => {
+    const w = toWorld({ ids: Int32Array.from([1, 2]), xs: Float32Array.from([2, 4]), ys: Float32Array.from([1, 5]) });
+    expect([...w.wx]).toEqual([0, 2]);
+    expect([...w.wy]).toEqual([4, 0]);
+    expect([w.w, w.h]).toEqual([2, 4]);
+  });
+});

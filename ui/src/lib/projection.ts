@@ -1,0 +1,92 @@
+// Points of the projector: ids with 2-D coordinates, from an embedding space's projection
+// (GET /api/embeddings/{space}/projection, read tolerantly) or from two row metrics.
+
+export interface Points {
+  ids: Int32Array;
+  xs: Float32Array;
+  ys: Float32Array;
+}
+
+type Json = Record<string, unknown>;
+
+function arr(v: unknown): unknown[] | null {
+  return Array.isArray(v) ? v : null;
+}
+
+/** Points from a projection answer: {ids, x, y}, {columns: {data_row_id|id, x, y}},
+ * {points: [{id|data_row_id, x, y}]} or {ids, coords: [[x, y], ...]}; null if none fits. */
+export function parseProjection(body: Json): Points | null {
+  const cols = (typeof body.columns === 'object' && body.columns !== null ? body.columns : body) as Json;
+  const ids = arr(cols.ids) ?? arr(cols.data_row_id) ?? arr(cols.id) ?? arr(cols.data_row_ids);
+  let xs = arr(cols.x);
+  let ys = arr(cols.y);
+  const coords = arr(cols.coords) ?? arr(cols.xy);
+  if (ids && !xs && coords) {
+    xs = coords.map((c) => (c as number[])[0]);
+    ys = coords.map((c) => (c as number[])[1]);
+  }
+  if (ids && xs && ys && ids.length === xs.length && xs.length === ys.length) {
+    return { ids: Int32Array.from(ids as number[]), xs: Float32Array.from(xs as number[]), ys: Float32Array.from(ys as number[]) };
+  }
+  const points = arr(body.points);
+  if (points) {
+    const p = points as Json[];
+    return {
+      ids: Int32Array.from(p.map((q) => Number(q.id ?? q.data_row_id))),
+      xs: Float32Array.from(p.map((q) => Number(q.x))),
+      ys: Float32Array.from(p.map((q) => Number(q.y))),
+    };
+  }
+  return null;
+}
+
+/** Names of the embedding spaces in a GET /api/embeddings answer. */
+export function parseSpaces(body: unknown): string[] {
+  const list = Array.isArray(body)
+    ? body
+    : (arr((body as Json)?.spaces) ?? arr((body as Json)?.embeddings) ?? []);
+  return list
+    .map((s) => (typeof s === 'string' ? s : String((s as Json).name ?? '')))
+    .filter((s) => s.length > 0);
+}
+
+/** Points whose coordinates are two metrics of the same rows (rows missing either are left out). */
+export function joinMetrics(
+  a: { id: number; sort_value: number | null }[],
+  b: { id: number; sort_value: number | null }[],
+): Points {
+  const bv = new Map(b.map((r) => [r.id, r.sort_value]));
+  const ids: number[] = [];
+  const xs: number[] = [];
+  const ys: number[] = [];
+  for (const r of a) {
+    const y = bv.get(r.id);
+    if (r.sort_value === null || y === null || y === undefined) continue;
+    ids.push(r.id);
+    xs.push(r.sort_value);
+    ys.push(y);
+  }
+  return { ids: Int32Array.from(ids), xs: Float32Array.from(xs), ys: Float32Array.from(ys) };
+}
+
+/** World coordinates: x - minX and maxY - y (y up on screen), plus the world's size. */
+export function toWorld(p: Points): { wx: Float32Array; wy: Float32Array; w: number; h: number } {
+  let x0 = Infinity;
+  let x1 = -Infinity;
+  let y0 = Infinity;
+  let y1 = -Infinity;
+  for (let i = 0; i < p.xs.length; i++) {
+    x0 = Math.min(x0, p.xs[i]);
+    x1 = Math.max(x1, p.xs[i]);
+    y0 = Math.min(y0, p.ys[i]);
+    y1 = Math.max(y1, p.ys[i]);
+  }
+  if (!Number.isFinite(x0)) return { wx: new Float32Array(), wy: new Float32Array(), w: 1, h: 1 };
+  const wx = new Float32Array(p.xs.length);
+  const wy = new Float32Array(p.xs.length);
+  for (let i = 0; i < p.xs.length; i++) {
+    wx[i] = p.xs[i] - x0;
+    wy[i] = y1 - p.ys[i];
+  }
+  return { wx, wy, w: Math.max(x1 - x0, 1e-9), h: Math.max(y1 - y0, 1e-9) };
+}
