@@ -23,6 +23,8 @@ from errorscope.sdk.curves import CurvesMixin
 from errorscope.sdk.evaluation import EvaluationMixin
 from errorscope.sdk.exporters import ExportMixin
 from errorscope.sdk.importers import ImportMixin
+from errorscope.sdk.labelissues import LabelIssueMixin
+from errorscope.sdk.patterns import PatternMixin
 from errorscope.sdk.query import QueryMixin
 from errorscope.sdk.report import ImportReport
 from errorscope.sdk.retrain import RetrainMixin
@@ -63,6 +65,8 @@ class Workspace(
     QueryMixin,
     SliceMixin,
     AggregateMixin,
+    PatternMixin,
+    LabelIssueMixin,
     BatchMixin,
     CompareMixin,
     RetrainMixin,

@@ -1,0 +1,285 @@
+"""Failure-pattern discovery: where is a kind of error significantly more frequent?
+
+A **pattern** is a conjunction of *what* goes wrong and *where*:
+
+* *what* (:class:`What`) — a class confusion (ground truth ``A`` whose match is a
+  prediction of ``B``, or nothing: ``A`` missed), a spurious prediction of ``B`` (matched
+  to no ground truth), an error type (TIDE for detection, boundary / wrong type / missed /
+  spurious for spans), or any error;
+* *where* — one or two attribute conditions (:class:`Where`: split, metadata value or
+  number tertile, image brightness, dominant colour, text length, rare tokens, object
+  size or aspect, embedding cluster...), each a boolean mask over the units.
+
+The units are the evaluated objects (counted ground truth and predictions). Each *what*
+has **eligible** units (for ``A -> B``: the ground truth of class ``A``; for spurious
+``B``: the predictions of ``B``; for an error type: the ground truth if it occurs
+there, else the predictions; for any error: the ground truth and the unmatched predictions, so that a pair matched
+across classes counts once) and **event** units among them.
+
+Test and ranking (:func:`find_patterns`):
+
+1. For every what x where with at least ``min_support`` eligible units inside and
+   outside the group, the event rate inside (``k_in / n_in``) is compared with the rate
+   outside by the one-sided **Fisher exact test** (:func:`errorscope.core.stats.
+   fisher_greater`); all these tests form the family.
+2. p-values are adjusted for multiple comparisons over the whole family (**Holm** by
+   default; Benjamini-Hochberg optional); a pattern is *significant* when its adjusted
+   p-value is below ``alpha``.
+3. The gap ``rate_in - rate_out`` gets **Newcombe's** 95 % interval, and the ranking score
+   is ``max(0, gap lower bound) * sqrt(n_in)``: how much worse, conservatively, weighted
+   by size, so a small noisy group needs a much larger gap to compete and a gap that
+   might be zero scores 0. Significant patterns come first, then by score.
+4. A two-condition pattern is kept only if it is more significant than each of its
+   one-condition parents (it adds information), and a pattern whose events and group
+   equal an earlier one's is dropped.
+
+Caveat: objects of one data row are not independent; the exact test treats them as if
+they were. The row-clustered bootstrap intervals of the reported F1 values
+(:func:`errorscope.core.stats.bootstrap_prf`) are the honest spread.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from errorscope.core import stats
+
+__all__ = ["Candidate", "Units", "What", "Where", "find_patterns", "whats"]
+
+F64 = npt.NDArray[np.float64]
+I64 = npt.NDArray[np.int64]
+Obj = npt.NDArray[np.object_]
+Mask = npt.NDArray[np.bool_]
+Correction = Literal["holm", "bh"]
+
+
+@dataclass(frozen=True)
+class Units:
+    """The evaluated objects: one entry per counted ground truth (TP/FN) or prediction
+    (TP/FP). ``other`` is the class of the object it was matched to (None: unmatched)."""
+
+    row: I64
+    is_label: Mask
+    cls: Obj
+    other: Obj
+    status: Obj
+    error: Obj
+
+    def __len__(self) -> int:
+        return len(self.row)
+
+
+@dataclass(frozen=True)
+class What:
+    """What goes wrong. ``kind``: ``confusion`` (``gt`` -> ``pred``, None = missed),
+    ``spurious`` (``pred`` matched to nothing), ``error_type`` (``error``) or ``any``."""
+
+    kind: str
+    gt: str | None = None
+    pred: str | None = None
+    error: str | None = None
+
+    @property
+    def metric_class(self) -> str | None:
+        """The class whose metrics describe the pattern (None: all classes)."""
+        return self.gt if self.kind == "confusion" else self.pred
+
+    def phrase(self) -> str:
+        if self.kind == "confusion":
+            if self.pred is None:
+                return f"{self.gt} missed"
+            return f"{self.gt} predicted as {self.pred}"
+        if self.kind == "spurious":
+            return f"spurious {self.pred} (predicted where nothing is labelled)"
+        if self.kind == "error_type":
+            return f"{self.error} errors"
+        return "errors"
+
+
+@dataclass(frozen=True)
+class Where:
+    """One condition: attribute ``key`` has ``value``; ``label`` names the attribute in
+    plain language; ``level`` is ``row`` or ``object``."""
+
+    key: str
+    value: str
+    label: str
+    level: str = "row"
+
+    def phrase(self) -> str:
+        if self.key == "split":
+            return f"in the {self.value} split"
+        if self.value == "yes":
+            return f"whose {self.label}" if self.key.startswith("colour:") else f"with {self.label}"
+        if self.level == "object":
+            return f"on objects whose {self.label} is {self.value}"
+        return f"whose {self.label} is {self.value}"
+
+
+@dataclass
+class Candidate:
+    """A tested pattern: counts, rates, the gap's interval, p-values and score."""
+
+    what: What
+    where: tuple[Where, ...]
+    n_in: int
+    k_in: int
+    n_out: int
+    k_out: int
+    gap_lo: float
+    gap_hi: float
+    p_value: float
+    p_adjusted: float = 1.0
+    score: float = 0.0
+    significant: bool = False
+    group: Mask = field(default_factory=lambda: np.zeros(0, bool), repr=False)
+    events: Mask = field(default_factory=lambda: np.zeros(0, bool), repr=False)
+
+    @property
+    def rate_in(self) -> float:
+        return self.k_in / self.n_in if self.n_in else float("nan")
+
+    @property
+    def rate_out(self) -> float:
+        return self.k_out / self.n_out if self.n_out else float("nan")
+
+
+def whats(units: Units, *, min_events: int = 3) -> list[tuple[What, Mask, Mask]]:
+    """The candidate whats of ``units`` with their eligible and event masks (each with at
+    least ``min_events`` events overall)."""
+    out: list[tuple[What, Mask, Mask]] = []
+    lab, st = units.is_label, units.status
+    fn = lab & (st == "FN")
+    for a in sorted({str(c) for c in units.cls[fn]}):
+        eligible = lab & (units.cls == a)
+        for b in sorted(set(units.other[fn & (units.cls == a)]), key=lambda x: str(x)):
+            event = fn & (units.cls == a) & (units.other == b if b is not None else _none(units))
+            if b == a or event.sum() < min_events:
+                continue
+            out.append((What("confusion", a, None if b is None else str(b)), eligible, event))
+    fp = ~lab & (st == "FP") & _none(units)
+    for b in sorted({str(c) for c in units.cls[fp]}):
+        event = fp & (units.cls == b)
+        if event.sum() >= min_events:
+            out.append((What("spurious", pred=b), ~lab & (units.cls == b), event))
+    for err in sorted({str(e) for e in units.error if e}):
+        # one side only, so a matched pair of two classes is one event, not two
+        side = bool((lab & (units.error == err)).any())
+        eligible = lab if side else ~lab
+        event = eligible & (units.error == err)
+        if event.sum() >= min_events:
+            out.append((What("error_type", error=err), eligible, event))
+    single = lab | (~lab & _none(units))  # the confusion matrix's cells: each pair once
+    event = single & (st != "TP")
+    if event.sum() >= min_events:
+        out.append((What("any"), single, event))
+    return out
+
+
+def _none(units: Units) -> Mask:
+    return np.array([o is None for o in units.other], dtype=bool)
+
+
+def find_patterns(
+    units: Units,
+    conditions: list[tuple[Where, Mask]],
+    *,
+    min_support: int = 5,
+    min_events: int = 3,
+    max_conditions: int = 2,
+    pair_pool: int = 40,
+    alpha: float = 0.05,
+    correction: Correction = "holm",
+    confidence: float = 0.95,
+    kinds: tuple[str, ...] = ("confusion", "spurious", "error_type", "any"),
+    min_rows: int = 3,
+) -> tuple[list[Candidate], int]:
+    """Test every what x (one or two) conditions and rank them (module docstring).
+
+    ``conditions``: (condition, mask over ``units``) pairs; conditions with the same
+    ``key`` are never combined. ``kinds``: the kinds of *what* searched. A pattern needs
+    ``min_events`` errors spread over at least ``min_rows`` data rows (one image full of
+    errors is not a pattern). Returns ``(ranked candidates, family size)``; each
+    candidate carries its ``p_value``, Holm/BH ``p_adjusted`` in [0, 1] (small = real),
+    ``significant`` and ``score`` (>= 0, higher = worse and bigger)."""
+    if correction not in ("holm", "bh"):
+        raise ValueError(f"correction must be 'holm' or 'bh', not {correction!r}")
+    found = [f for f in whats(units, min_events=min_events) if f[0].kind in kinds]
+    if not found or not conditions:
+        return [], 0
+    elig = np.array([e for _, e, _ in found], dtype=np.float32)
+    event = np.array([v for _, _, v in found], dtype=np.float32)
+    groups: list[tuple[tuple[Where, ...], Mask]] = [((w,), m) for w, m in conditions]
+    if max_conditions >= 2:
+        pool = sorted(conditions, key=lambda c: -int(c[1].sum()))[:pair_pool]
+        for (w1, m1), (w2, m2) in itertools.combinations(pool, 2):
+            if w1.key != w2.key:
+                both = m1 & m2
+                if both.sum() >= min_support:
+                    groups.append(((w1, w2), both))
+    gmat = np.array([m for _, m in groups], dtype=np.float32)
+    n_in = np.rint(elig @ gmat.T).astype(np.int64)  # (whats, groups)
+    k_in = np.rint(event @ gmat.T).astype(np.int64)
+    n_out = elig.sum(axis=1).astype(np.int64)[:, None] - n_in
+    k_out = event.sum(axis=1).astype(np.int64)[:, None] - k_in
+    tested = (n_in >= min_support) & (n_out >= min_support)
+    wi, gi = np.nonzero(tested)
+    if not len(wi):
+        return [], 0
+    p = stats.fisher_greater(k_in[wi, gi], n_in[wi, gi], k_out[wi, gi], n_out[wi, gi])
+    adj = stats.holm(p) if correction == "holm" else stats.benjamini_hochberg(p)
+    lo, hi = stats.newcombe_interval(
+        k_in[wi, gi], n_in[wi, gi], k_out[wi, gi], n_out[wi, gi], confidence=confidence
+    )
+    score = np.maximum(np.nan_to_num(lo, nan=0.0), 0.0) * np.sqrt(n_in[wi, gi])
+    best_single: dict[tuple[int, Where], float] = {}
+    cands: list[Candidate] = []
+    for j in range(len(wi)):
+        w, g = int(wi[j]), int(gi[j])
+        if k_in[w, g] < min_events or k_in[w, g] * n_out[w, g] <= k_out[w, g] * n_in[w, g]:
+            continue
+        events = groups[g][1] & found[w][2]
+        if np.unique(units.row[events]).size < min_rows:
+            continue
+        where = groups[g][0]
+        if len(where) == 1:
+            best_single[(w, where[0])] = float(p[j])
+        cands.append(
+            Candidate(
+                what=found[w][0],
+                where=where,
+                n_in=int(n_in[w, g]),
+                k_in=int(k_in[w, g]),
+                n_out=int(n_out[w, g]),
+                k_out=int(k_out[w, g]),
+                gap_lo=float(lo[j]),
+                gap_hi=float(hi[j]),
+                p_value=float(p[j]),
+                p_adjusted=float(adj[j]),
+                score=float(score[j]),
+                significant=bool(adj[j] < alpha),
+                group=groups[g][1] & found[w][1],
+                events=events,
+            )
+        )
+    index = {id(wh): i for i, (wh, _, _) in enumerate(found)}
+    kept: list[Candidate] = []
+    seen: set[tuple[str, bytes, bytes]] = set()
+    cands.sort(key=lambda c: (not c.significant, -c.score, c.p_value, len(c.where)))
+    for c in cands:
+        if len(c.where) > 1:
+            w = index[id(c.what)]
+            parents = [best_single.get((w, x), 1.0) for x in c.where]
+            if c.p_value >= min(parents):
+                continue
+        key = (repr(c.what), np.packbits(c.group).tobytes(), np.packbits(c.events).tobytes())
+        if key in seen:
+            continue
+        seen.add(key)
+        kept.append(c)
+    return kept, len(wi)

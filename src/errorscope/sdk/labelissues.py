@@ -1,0 +1,194 @@
+"""``Workspace.label_issues``: per object and per data row, how likely a disagreement
+between label and prediction is a **labeling mistake** rather than a model error.
+
+* Classification runs whose predictions carry class probabilities (``p(<answer>)``
+  custom metrics, e.g. JSONL ``scores``) are scored by confident learning on those
+  probabilities (:func:`errorscope.core.labelissues.label_quality_scores`; they must be
+  out-of-sample, e.g. ``cross_val_predict``), every labelled row.
+* Other runs (detection, spans, classifications without probabilities) are scored from
+  the evaluation's matches (:func:`errorscope.core.labelissues.object_issue_scores`):
+  overlooked, swapped and badly located labels, cleanlab's object-detection issue
+  types.
+* ``neighbours=True`` and an ``embeddings`` mapping (data row id -> vector) blend in
+  neighbour disagreement (:func:`errorscope.core.labelissues.neighbour_disagreement`) by
+  averaging it with the score of each labelled row.
+
+Scores are in [0, 1], **higher = more likely a labeling mistake**; a row's score is its
+highest object score.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+
+from errorscope.core import labelissues as li
+from errorscope.sdk.attributes import Frame, load_frame
+from errorscope.store import analysis
+from errorscope.store.database import Database
+
+__all__ = ["LabelIssueMixin", "LabelIssues"]
+
+
+@dataclass(frozen=True)
+class LabelIssues:
+    """``objects``: one row per evaluated object with a score (``data_row_id``,
+    ``global_key``, ``source``, ``annotation_id``, ``class_name``, ``kind``, ``score``),
+    ``rows``: one row per data row of the run (``data_row_id``, ``global_key``,
+    ``score``, ``kind``); both sorted by score, highest first. ``method``:
+    ``confident_learning`` or ``matches``."""
+
+    objects: pa.Table
+    rows: pa.Table
+    method: str
+
+    def flagged(self, fraction: float) -> list[int]:
+        """Ids of the top ``fraction`` of rows by score (at least one row)."""
+        n = max(1, round(fraction * self.rows.num_rows))
+        return [int(i) for i in self.rows.column("data_row_id").to_pylist()[:n]]
+
+
+def _probabilities(db: Database, frame: Frame) -> dict[int, dict[str, float]]:
+    """Per data row id, the class probabilities of its (first) classification prediction,
+    keyed like the frame's classes."""
+    t = analysis.prediction_probabilities(db, frame.run_id)
+    several = len(set(t.column("class_name").to_pylist())) > 1
+    out: dict[int, dict[str, float]] = {}
+    for row, cls, keys, values in zip(
+        t.column("data_row_id").to_pylist(),
+        t.column("class_name").to_pylist(),
+        t.column("keys").to_pylist(),
+        t.column("values").to_pylist(),
+        strict=True,
+    ):
+        probs: dict[str, float] = {}
+        for k, v in zip(keys or [], values or [], strict=True):
+            if k.startswith("p(") and k.endswith(")") and v is not None:
+                probs[f"{cls}/{k[2:-1]}" if several else k[2:-1]] = float(v)
+        if probs and int(row) not in out:
+            out[int(row)] = probs
+    return out
+
+
+def _confident_learning(
+    frame: Frame, probs: dict[int, dict[str, float]]
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_]]:
+    """Confident-learning score of every label object with probabilities (others NaN)."""
+    lab = np.nonzero(frame.is_label)[0]
+    rows = frame.row_ids[frame.row[lab]]
+    has = np.array([int(r) in probs for r in rows], dtype=bool)
+    score = np.full(len(frame.row), np.nan)
+    if not has.any():
+        return score, np.zeros(len(frame.row), bool)
+    idx, rows = lab[has], rows[has]
+    classes = sorted({str(c) for c in frame.cls[idx]} | {k for r in rows for k in probs[int(r)]})
+    pos = {c: i for i, c in enumerate(classes)}
+    p = np.zeros((len(idx), len(classes)))
+    for i, r in enumerate(rows):
+        for k, v in probs[int(r)].items():
+            p[i, pos[k]] = v
+    total = p.sum(axis=1, keepdims=True)
+    p = np.where(total > 0, p / np.where(total > 0, total, 1.0), 1.0 / len(classes))
+    y = np.array([pos[str(c)] for c in frame.cls[idx]], np.int64)
+    score[idx] = li.label_quality_scores(y, p)
+    done = np.zeros(len(frame.row), bool)
+    done[idx] = True
+    return score, done
+
+
+class LabelIssueMixin:
+    """The label-issue methods of :class:`~errorscope.sdk.workspace.Workspace`."""
+
+    db: Database  # set by Workspace.__init__
+
+    def label_issues(
+        self,
+        run: str,
+        *,
+        embeddings: Mapping[int, Any] | None = None,
+        neighbours: int = 10,
+    ) -> LabelIssues:
+        """Label-mistake scores of ``run``'s stored evaluation (module docstring); with
+        ``embeddings`` (data row id -> vector), neighbour disagreement of the rows'
+        labels (k = ``neighbours``) is averaged in."""
+        frame = load_frame(self.db, run)
+        other_conf = np.where(
+            np.array(
+                [o is not None and o != c for o, c in zip(frame.other, frame.cls, strict=True)],
+                dtype=bool,
+            ),
+            frame.other_confidence,
+            np.nan,
+        )
+        score, kind = li.object_issue_scores(
+            is_label=frame.is_label,
+            status=frame.status,
+            error_type=frame.error,
+            confidence=np.where(frame.is_label, np.nan, frame.confidence),
+            iou=frame.iou,
+            other_class_confidence=other_conf,
+        )
+        method = "matches"
+        if frame.classification:
+            cl, done = _confident_learning(frame, _probabilities(self.db, frame))
+            if done.any():
+                method = "confident_learning"
+                score = np.where(done, cl, np.where(frame.is_label, score, 0.0))
+                kind = np.where(done, "confident_learning", np.where(frame.is_label, kind, ""))
+        if embeddings:
+            score = _blend(frame, score, embeddings, neighbours)
+        row_score = li.row_scores(frame.row, score, frame.n_rows)
+        best = np.full(frame.n_rows, "", dtype=object)
+        order = np.argsort(score, kind="stable")  # later (higher) scores overwrite
+        best[frame.row[order]] = kind[order]
+        best[row_score <= 0] = ""
+        keys = np.asarray(frame.rows.column("global_key").to_pylist(), dtype=object)
+        obj_order = np.argsort(-score, kind="stable")
+        objects = pa.table(
+            {
+                "data_row_id": pa.array(frame.row_ids[frame.row][obj_order], pa.int64()),
+                "global_key": pa.array(keys[frame.row][obj_order].tolist(), pa.string()),
+                "source": pa.array(
+                    np.where(frame.is_label, "label", "prediction")[obj_order].tolist(),
+                    pa.string(),
+                ),
+                "annotation_id": pa.array(frame.annotation_id[obj_order], pa.int64()),
+                "class_name": pa.array([str(c) for c in frame.cls[obj_order]], pa.string()),
+                "kind": pa.array(kind[obj_order].tolist(), pa.string()),
+                "score": pa.array(score[obj_order], pa.float64()),
+            }
+        )
+        row_order = np.argsort(-row_score, kind="stable")
+        rows = pa.table(
+            {
+                "data_row_id": pa.array(frame.row_ids[row_order], pa.int64()),
+                "global_key": pa.array(keys[row_order].tolist(), pa.string()),
+                "score": pa.array(row_score[row_order], pa.float64()),
+                "kind": pa.array(best[row_order].tolist(), pa.string()),
+            }
+        )
+        return LabelIssues(objects, rows, method)
+
+
+def _blend(
+    frame: Frame,
+    score: npt.NDArray[np.float64],
+    embeddings: Mapping[int, Any],
+    k: int,
+) -> npt.NDArray[np.float64]:
+    lab = np.nonzero(frame.is_label)[0]
+    ids = frame.row_ids[frame.row[lab]]
+    has = np.array([int(i) in embeddings for i in ids], dtype=bool)
+    if has.sum() < 2:
+        return score
+    idx = lab[has]
+    vectors = np.array([np.asarray(embeddings[int(i)], np.float64) for i in ids[has]])
+    nd = li.neighbour_disagreement(frame.cls[idx], vectors, k=k)
+    out = score.copy()
+    out[idx] = (score[idx] + nd) / 2.0
+    return out
