@@ -13,8 +13,8 @@ A **pattern** is a conjunction of *what* goes wrong and *where*:
 The units are the evaluated objects (counted ground truth and predictions). Each *what*
 has **eligible** units (for ``A -> B``: the ground truth of class ``A``; for spurious
 ``B``: the predictions of ``B``; for an error type: the ground truth if it occurs
-there, else the predictions; for any error: the ground truth and the unmatched predictions, so that a pair matched
-across classes counts once) and **event** units among them.
+there, else the predictions; for any error: the ground truth and the unmatched
+predictions, so that a pair matched across classes counts once) and **event** units among them.
 
 Test and ranking (:func:`find_patterns`):
 
