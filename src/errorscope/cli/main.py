@@ -92,6 +92,7 @@ def _register_subcommands() -> None:
     cli.add_command(evaluate.evaluate)
     cli.add_command(serve.serve)
     cli.add_command(rows.rows)
+    cli.add_command(rows.aggregate)
     cli.add_command(slices.slice_group)
     cli.add_command(compare.compare)
     cli.add_command(batches.batch_group)

@@ -23,6 +23,7 @@ This module is pure: no SQL, no I/O.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Callable
@@ -39,10 +40,13 @@ __all__ = [
     "And",
     "ClassPresent",
     "Confusion",
+    "CustomMetric",
+    "Dataset",
     "Filter",
     "Ids",
     "Metadata",
     "Not",
+    "ObjectMatch",
     "Or",
     "RowMetric",
     "Similar",
@@ -57,10 +61,31 @@ __all__ = [
     "parse_sort",
 ]
 
-#: Metrics stored per data row (and per class within a row).
-ROW_METRICS = ("iou", "precision", "recall", "f1", "tp", "fp", "fn", "mean_confidence")
+#: Metrics of a data row (and of a class within a row): the stored scores and counts,
+#: and ``max_fp_confidence``, the confidence of the most confident false positive.
+ROW_METRICS = (
+    "iou",
+    "precision",
+    "recall",
+    "f1",
+    "tp",
+    "fp",
+    "fn",
+    "mean_confidence",
+    "max_fp_confidence",
+)
 CLASS_METRICS = ROW_METRICS
+#: What an evaluated object can be (:class:`ObjectMatch` ``status``).
+OBJECT_STATUSES = ("TP", "FP", "FN", "ignored")
 Side = Literal["label", "prediction"]
+
+
+def _check_bounds(lo: Any, hi: Any) -> None:
+    for bound in (lo, hi):
+        if bound is not None and (isinstance(bound, bool) or not isinstance(bound, int | float)):
+            raise InvalidQueryError(f"bounds must be numbers, not {bound!r}")
+        if bound is not None and not math.isfinite(bound):
+            raise InvalidQueryError(f"bounds must be finite numbers, not {bound!r}")
 
 
 @dataclass(frozen=True)
@@ -126,8 +151,9 @@ class RowMetric:
 
 @dataclass(frozen=True)
 class Metadata:
-    """A metadata field: string ``equals`` / ``prefix``, number range ``lo``..``hi``, or
-    datetime range ``since``..``until`` (all bounds inclusive). Exactly one kind."""
+    """A metadata field: string ``equals`` / ``prefix``, one of the values ``any_of``
+    (enum fields), number range ``lo``..``hi``, or datetime range ``since``..``until``
+    (all bounds inclusive). Exactly one kind."""
 
     name: str
     equals: str | None = None
@@ -136,6 +162,7 @@ class Metadata:
     hi: float | None = None
     since: datetime | None = None
     until: datetime | None = None
+    any_of: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         kinds = [
@@ -143,12 +170,63 @@ class Metadata:
             self.prefix is not None,
             self.lo is not None or self.hi is not None,
             self.since is not None or self.until is not None,
+            self.any_of is not None,
         ]
         if sum(kinds) != 1:
             raise InvalidQueryError(
                 f"metadata condition on {self.name!r} needs exactly one of: equals, prefix, "
-                "lo/hi (number range), since/until (datetime range)"
+                "any_of (values), lo/hi (number range), since/until (datetime range)"
             )
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """The row belongs to one of the datasets ``names``."""
+
+    names: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class CustomMetric:
+    """A custom metric of the row lies in [lo, hi]: the mean of the values that the
+    run's predictions in the row carry under ``name`` (rows without one match nothing)."""
+
+    name: str
+    lo: float | None = None
+    hi: float | None = None
+
+    def __post_init__(self) -> None:
+        _check_bounds(self.lo, self.hi)
+
+
+@dataclass(frozen=True)
+class ObjectMatch:
+    """The row has an evaluated object (a label or a prediction of the run) with every
+    given property: ``class_name``, ``status`` (TP / FP / FN / ignored), ``error_type``
+    (the TIDE error of :mod:`errorscope.core.matching`: ``classification``,
+    ``localization``, ``both``, ``duplicate``, ``background``, ``missed``), confidence
+    in [``min_confidence``, ``max_confidence``], IoU in [``min_iou``, ``max_iou``].
+    E.g. "has an FP of class dog with confidence >= 0.8"; "has a prediction with
+    confidence in [0.3, 0.5]". A run that was not evaluated has no evaluated objects."""
+
+    side: Side
+    class_name: str | None = None
+    status: str | None = None
+    error_type: str | None = None
+    min_confidence: float | None = None
+    max_confidence: float | None = None
+    min_iou: float | None = None
+    max_iou: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.side not in ("label", "prediction"):
+            raise InvalidQueryError(f"side must be 'label' or 'prediction', not {self.side!r}")
+        if self.status is not None and self.status not in OBJECT_STATUSES:
+            raise InvalidQueryError(
+                f"unknown status {self.status!r}; statuses are {', '.join(OBJECT_STATUSES)}"
+            )
+        _check_bounds(self.min_confidence, self.max_confidence)
+        _check_bounds(self.min_iou, self.max_iou)
 
 
 @dataclass(frozen=True)
@@ -214,29 +292,56 @@ Filter = (
     | SliceMember
     | Confusion
     | Similar
+    | Dataset
+    | CustomMetric
+    | ObjectMatch
 )
+
+
+SortSource = Literal["metric", "metadata", "custom"]
 
 
 @dataclass(frozen=True)
 class Sort:
-    """Order by a row metric (or ``class_name``'s metric in the row); ties by row id.
-    ``metric=None`` orders by row id alone. Rows without a value come last."""
+    """Order by a row metric (or ``class_name``'s metric in the row), by a metadata field
+    (``source="metadata"``, ``metric`` = the field's name) or by a custom metric
+    (``source="custom"``, see :class:`CustomMetric`); ties by row id. ``metric=None``
+    orders by row id alone. Rows without a value come last."""
 
     metric: str | None = None
     descending: bool = False
     class_name: str | None = None
+    source: SortSource = "metric"
 
     def __post_init__(self) -> None:
-        if self.metric is not None and self.metric not in ROW_METRICS:
+        if self.source not in ("metric", "metadata", "custom"):
+            raise InvalidQueryError(f"unknown sort source {self.source!r}")
+        if self.source == "metric" and self.metric is not None and self.metric not in ROW_METRICS:
             raise InvalidQueryError(
                 f"cannot sort by {self.metric!r}; sortable metrics are {', '.join(ROW_METRICS)}"
+                ", meta(FIELD) and custom(NAME)"
             )
+        if self.source != "metric" and (self.metric is None or self.class_name is not None):
+            raise InvalidQueryError(f"a {self.source} sort needs a field name and no class")
 
     def spec(self) -> str:
+        """The text form :func:`parse_sort` reads back."""
         if self.metric is None:
             return "id:asc"
-        name = self.metric if self.class_name is None else f"{self.class_name}.{self.metric}"
+        if self.source != "metric":
+            word = self.metric if _WORD.fullmatch(self.metric) else json.dumps(self.metric)
+            name = f"{'meta' if self.source == 'metadata' else 'custom'}({word})"
+        elif self.class_name is None:
+            name = self.metric
+        else:
+            cls = self.class_name if _WORD.fullmatch(self.class_name) else json.dumps(
+                self.class_name
+            )
+            name = f"{cls}.{self.metric}"
         return f"{name}:{'desc' if self.descending else 'asc'}"
+
+
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_\-]*")
 
 
 # -- JSON ------------------------------------------------------------------------------------
@@ -253,6 +358,9 @@ _TYPES: dict[str, type] = {
     "slice": SliceMember,
     "confusion": Confusion,
     "similar": Similar,
+    "dataset": Dataset,
+    "custom_metric": CustomMetric,
+    "object": ObjectMatch,
 }
 _NAMES = {v: k for k, v in _TYPES.items()}
 _REQUIRED = {
@@ -268,6 +376,9 @@ _REQUIRED = {
     SliceMember: {"name"},
     Confusion: {"gt_class", "pred_class"},
     Similar: {"space", "anchors"},
+    Dataset: {"names"},
+    CustomMetric: {"name"},
+    ObjectMatch: {"side"},
 }
 
 
@@ -313,6 +424,10 @@ def _list(value: Any, where: str) -> list[Any]:
     if not isinstance(value, list):
         raise _fail(where, f"expected a list, got {type(value).__name__}")
     return value
+
+
+def _strings(value: Any, where: str) -> tuple[str, ...]:
+    return tuple(str(_string(v, f"{where}[{i}]")) for i, v in enumerate(_list(value, where)))
 
 
 def parse_filter(obj: Any, _where: str = "") -> Filter:
@@ -381,6 +496,7 @@ def parse_filter(obj: Any, _where: str = "") -> Filter:
                 _number(obj.get("hi"), at("hi")),
                 _datetime(obj.get("since"), at("since")),
                 _datetime(obj.get("until"), at("until")),
+                _strings(obj["any_of"], at("any_of")) if obj.get("any_of") is not None else None,
             )
         except InvalidQueryError as exc:
             if str(exc).startswith("filter"):
@@ -388,6 +504,32 @@ def parse_filter(obj: Any, _where: str = "") -> Filter:
             raise _fail(_where, str(exc)) from None
     if cls is TextContains:
         return TextContains(str(_string(obj["text"], at("text"))))
+    if cls is Dataset:
+        return Dataset(_strings(obj["names"], at("names")))
+    if cls is CustomMetric:
+        return CustomMetric(
+            str(_string(obj["name"], at("name"))),
+            _number(obj.get("lo"), at("lo")),
+            _number(obj.get("hi"), at("hi")),
+        )
+    if cls is ObjectMatch:
+        text = _string(obj["side"], at("side"))
+        if text not in ("label", "prediction"):
+            raise _fail(at("side"), f"must be 'label' or 'prediction', not {text!r}")
+        status = _string(obj.get("status"), at("status"), nullable=True)
+        if status is not None and status not in OBJECT_STATUSES:
+            known = ", ".join(OBJECT_STATUSES)
+            raise _fail(at("status"), f"unknown status {status!r}; statuses are {known}")
+        return ObjectMatch(
+            "label" if text == "label" else "prediction",
+            _string(obj.get("class_name"), at("class_name"), nullable=True),
+            status,
+            _string(obj.get("error_type"), at("error_type"), nullable=True),
+            _number(obj.get("min_confidence"), at("min_confidence")),
+            _number(obj.get("max_confidence"), at("max_confidence")),
+            _number(obj.get("min_iou"), at("min_iou")),
+            _number(obj.get("max_iou"), at("max_iou")),
+        )
     if cls is SliceMember:
         return SliceMember(str(_string(obj["name"], at("name"))))
     if cls is Confusion:
@@ -445,8 +587,6 @@ class ReadyMade:
 
 
 #: The ready-made slices of a run, by name (not stored; evaluated on the run's results).
-#: ``candidate_mislabels`` is sorted by FP count, most first: the engine cannot sort by
-#: the confidence of a row's most confident FP.
 READY_MADE: dict[str, ReadyMade] = {
     "true_positives": ReadyMade(RowMetric("tp", 1), None, "rows with a true positive"),
     "false_positives": ReadyMade(RowMetric("fp", 1), None, "rows with a false positive"),
@@ -461,8 +601,9 @@ READY_MADE: dict[str, ReadyMade] = {
     ),
     "candidate_mislabels": ReadyMade(
         RowMetric("fp", 1),
-        Sort("fp", descending=True),
-        "rows with false positives, most FPs first (possible missing or wrong labels)",
+        Sort("max_fp_confidence", descending=True),
+        "rows with false positives, the most confident FP first (possible missing or "
+        "wrong labels)",
     ),
 }
 
@@ -552,12 +693,33 @@ def parse_expression(text: str) -> RowMetric:
     return RowMetric(metric, number, None, class_name, lo_inclusive=op == ">=")
 
 
+_FIELD_SORT = re.compile(r"\s*(meta|custom)\((.*)\)\s*", re.DOTALL)
+
+
 def parse_sort(spec: str) -> Sort:
-    """``[CLASS.]METRIC[:asc|:desc]`` (default ascending), or ``id[:asc]``."""
-    target, _, direction = spec.strip().partition(":")
-    direction = direction.strip().lower() or "asc"
+    """``[CLASS.]METRIC[:asc|:desc]`` (default ascending), ``meta(FIELD)[:asc|:desc]``
+    (a metadata field), ``custom(NAME)[:asc|:desc]`` (a custom metric), or ``id[:asc]``.
+    A class or field name that is not a plain word is written as a JSON string:
+    ``"traffic light".iou:asc``, ``meta("taken at"):desc``."""
+    head, sep, tail = spec.strip().rpartition(":")
+    if not sep or any(ch in tail for ch in "\")."):
+        target, direction = spec.strip(), "asc"  # no direction (a ':' inside a name)
+    else:
+        target, direction = head, tail.strip().lower()
     if direction not in ("asc", "desc"):
         raise InvalidQueryError(f"malformed sort {spec!r}: direction must be 'asc' or 'desc'")
+    field = _FIELD_SORT.fullmatch(target)
+    if field is not None:
+        inner = field.group(2).strip()
+        if inner.startswith('"'):
+            try:
+                inner = json.loads(inner)
+            except ValueError:
+                raise InvalidQueryError(f"malformed sort {spec!r}: bad quoted name") from None
+        if not isinstance(inner, str) or not inner:
+            raise InvalidQueryError(f"malformed sort {spec!r}: empty field name")
+        source: SortSource = "metadata" if field.group(1) == "meta" else "custom"
+        return Sort(inner, direction == "desc", None, source)
     if target.strip() == "id":
         if direction == "desc":
             raise InvalidQueryError("sorting by id is ascending only")

@@ -17,7 +17,7 @@ from errorscope.errors import InvalidQueryError
 from errorscope.sdk.slices import as_filter, resolve_slices
 from errorscope.store import catalog
 from errorscope.store.database import Database
-from errorscope.store.query import run_query
+from errorscope.store.queryindex import index_query
 
 __all__ = ["QueryMixin", "QueryPage", "QueryRow"]
 
@@ -82,7 +82,7 @@ class QueryMixin:
             raise InvalidQueryError(f"limit must be an integer in [1, {MAX_LIMIT}], not {limit!r}")
         if cursor is not None and not isinstance(cursor, str):
             raise InvalidQueryError("cursor must be a string from a previous page")
-        found = run_query(self.db, info.id, where, order, limit=limit, cursor=cursor)
+        found = index_query(self.db, info.id, where, order, limit=limit, cursor=cursor)
         return QueryPage(
             [QueryRow(i, k, v) for i, k, v in found.rows], found.total, found.next_cursor
         )

@@ -15,10 +15,13 @@ from errorscope.core.query import (
     And,
     ClassPresent,
     Confusion,
+    CustomMetric,
+    Dataset,
     Filter,
     Ids,
     Metadata,
     Not,
+    ObjectMatch,
     Or,
     RowMetric,
     Similar,
@@ -50,6 +53,9 @@ FILTERS = (
     SliceMember,
     Confusion,
     Similar,
+    Dataset,
+    CustomMetric,
+    ObjectMatch,
 )
 
 

@@ -23,7 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from errorscope.errors import NotFoundError, WorkspaceError
 from errorscope.sdk.rows import row_detail
 from errorscope.sdk.workspace import Workspace
-from errorscope.server.aggregate import add_aggregate_routes
+from errorscope.server.aggregate import add_aggregate_routes, add_breakdown_routes
 from errorscope.server.batches import add_batch_routes
 from errorscope.server.errors import ERROR_RESPONSES, install_error_handlers
 from errorscope.server.jsonresponse import JSONResponse
@@ -175,6 +175,7 @@ def create_app(workspace_path: str | Path, *, media_roots: list[Path] | None = N
     add_rows_routes(app, state.ws)
     add_slice_routes(app, state.ws)
     add_aggregate_routes(app, state.ws)
+    add_breakdown_routes(app, state.ws)
     add_batch_routes(app, state.ws)
 
     @app.get("/api/rows/{row_id}", tags=["rows"])

@@ -1,19 +1,31 @@
-"""Aggregations of a run's rows under a filter: per-class counts and the confusion matrix.
-
-The rows are those of :func:`errorscope.store.query.run_query` (the run's evaluation
-scope) matching the filter; every value is a bound parameter and the filter compiles with
-the same whitelisted compiler, so no user text is ever part of the SQL.
+"""Aggregations of a run's rows under a filter: per-class counts and scores, the
+confusion matrix and histograms, from the run's row index
+(:mod:`errorscope.store.queryindex`): the filter becomes a mask over the rows, and each
+aggregation is a pass over the index's per-(row, class) tables — no SQL per request.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from errorscope.core.query import Filter
-from errorscope.store.database import Database
-from errorscope.store.query import METRIC_COLUMNS, FilterCompiler
+import numpy as np
 
-__all__ = ["Aggregates", "run_aggregate", "run_histogram"]
+from errorscope.core.query import Filter
+from errorscope.core.rowindex import bin_counts
+from errorscope.store.database import Database
+from errorscope.store.queryindex import index_mask
+
+__all__ = [
+    "Aggregates",
+    "ClassScores",
+    "class_counts",
+    "class_scores",
+    "confusion_cells",
+    "run_aggregate",
+    "run_histogram",
+]
+
+_SIDE = 2**32
 
 
 @dataclass(frozen=True)
@@ -24,74 +36,113 @@ class Aggregates:
     rows: int  # matching data rows
 
 
+def class_counts(
+    db: Database, run_id: int, where: Filter | None
+) -> tuple[int, list[tuple[str, int, int]], list[tuple[str, int, int]]]:
+    """The matching rows, and per class ``(class, annotations, data rows)`` of the
+    labels and of the kept predictions in them (a prediction is kept unless its
+    evaluation ignored it, below the confidence threshold; an unevaluated run's
+    predictions are all kept). Classes with nothing kept are left out; by name."""
+    index, mask = index_mask(db, run_id, where)
+    groups, _, sums = index.classes.grouped(mask, ("kept", "has_kept"))
+    names = {v: k for k, v in index.class_ids.items()}
+    labels: list[tuple[str, int, int]] = []
+    preds: list[tuple[str, int, int]] = []
+    for g, kept, rows in zip(groups, sums["kept"], sums["has_kept"], strict=True):
+        if kept <= 0:
+            continue
+        entry = (names[int(g) % _SIDE], int(kept), int(rows))
+        (labels if g < _SIDE else preds).append(entry)
+    return int(mask.sum()), sorted(labels), sorted(preds)
+
+
+def confusion_cells(
+    db: Database, run_id: int, where: Filter | None
+) -> tuple[int, list[tuple[str | None, str | None, int, int]]]:
+    """The matching rows, and the confusion-matrix cells ``(gt, pred, objects, data
+    rows)`` of their evaluated objects (``None``: no match), by gt then pred (None last)."""
+    index, mask = index_mask(db, run_id, where)
+    groups, rows, sums = index.confusion.grouped(mask, ("n",))
+    names = {v: k for k, v in index.class_ids.items()}
+
+    def name(code: int) -> str | None:
+        return None if code == 0 else names[code - 1]
+
+    cells = [
+        (name(int(g) // _SIDE), name(int(g) % _SIDE), int(k), int(r))
+        for g, k, r in zip(groups, sums["n"], rows, strict=True)
+    ]
+    cells.sort(key=lambda c: (c[0] is None, c[0] or "", c[1] is None, c[1] or ""))
+    return int(mask.sum()), cells
+
+
 def run_aggregate(db: Database, run_id: int, where: Filter | None) -> Aggregates:
     """Per-class label and kept-prediction counts and confusion-matrix cells over the
-    run's rows matching ``where``. A prediction is kept unless its evaluation ignored it
-    (below the confidence threshold); an unevaluated run's predictions are all kept."""
-    comp = FilterCompiler()
-    comp.params["run"] = run_id
-    cond = "TRUE" if where is None else comp.compile(where)
-    comp.confusion = True
-    matched = f"{comp.ctes()},\nq AS (SELECT m.id FROM m WHERE coalesce({cond}, FALSE))"
-    total = int(db.con.execute(f"{matched} SELECT count(*) FROM q", comp.params).fetchall()[0][0])
-    labels = db.con.execute(
-        f"""{matched} SELECT c.name, count(*), count(DISTINCT a.data_row_id)
-            FROM labels a JOIN q ON q.id = a.data_row_id JOIN classes c ON c.id = a.class_id
-            GROUP BY c.name ORDER BY c.name""",
-        comp.params,
-    ).fetchall()
-    predictions = db.con.execute(
-        f"""{matched} SELECT c.name, count(*), count(DISTINCT a.data_row_id)
-            FROM predictions a JOIN q ON q.id = a.data_row_id JOIN classes c ON c.id = a.class_id
-            WHERE a.run_id = $run AND NOT EXISTS (
-                SELECT 1 FROM eval_objects o WHERE o.run_id = $run AND o.source = 'prediction'
-                AND o.annotation_id = a.id AND o.status = 'ignored')
-            GROUP BY c.name ORDER BY c.name""",
-        comp.params,
-    ).fetchall()
-    confusion = db.con.execute(
-        f"""{matched} SELECT cm.gt_class, cm.pred_class, count(*), count(DISTINCT cm.data_row_id)
-            FROM cm JOIN q ON q.id = cm.data_row_id
-            GROUP BY cm.gt_class, cm.pred_class
-            ORDER BY cm.gt_class NULLS LAST, cm.pred_class NULLS LAST""",
-        comp.params,
-    ).fetchall()
-    return Aggregates(
-        [(str(n), int(k), int(r)) for n, k, r in labels],
-        [(str(n), int(k), int(r)) for n, k, r in predictions],
-        [(g, p, int(k), int(r)) for g, p, k, r in confusion],
-        total,
-    )
+    run's rows matching ``where`` (see :func:`class_counts`, :func:`confusion_cells`)."""
+    total, labels, predictions = class_counts(db, run_id, where)
+    _, confusion = confusion_cells(db, run_id, where)
+    return Aggregates(labels, predictions, confusion, total)
+
+
+@dataclass(frozen=True)
+class ClassScores:
+    class_name: str
+    tp: int
+    fp: int
+    fn: int
+    iou_sum: float
+    rows: int  # data rows where the class has a counted label or prediction
+
+
+def class_scores(db: Database, run_id: int, where: Filter | None) -> list[ClassScores]:
+    """Per class, the TP/FP/FN counts and TP IoU sum of the evaluated objects in the
+    matching rows (sums of the per-row, per-class counts), by class name."""
+    index, mask = index_mask(db, run_id, where)
+    groups, rows, sums = index.per_class.grouped(mask, ("tp", "fp", "fn", "iou_sum"))
+    names = {v: k for k, v in index.class_ids.items()}
+    out = [
+        ClassScores(
+            names[int(g)],
+            int(sums["tp"][i]),
+            int(sums["fp"][i]),
+            int(sums["fn"][i]),
+            float(sums["iou_sum"][i]),
+            int(rows[i]),
+        )
+        for i, g in enumerate(groups)
+    ]
+    return sorted(out, key=lambda c: c.class_name)
 
 
 #: Metrics that are ratios in [0, 1]: their histograms always span [0, 1].
-_RATIOS = frozenset({"iou", "precision", "recall", "f1", "mean_confidence"})
+_RATIOS = frozenset({"iou", "precision", "recall", "f1", "mean_confidence", "max_fp_confidence"})
 
 
 def run_histogram(
-    db: Database, run_id: int, where: Filter | None, metric: str, bins: int
+    db: Database,
+    run_id: int,
+    where: Filter | None,
+    metric: str,
+    bins: int,
+    class_name: str | None = None,
 ) -> list[tuple[float, float, int]]:
-    """``bins`` equal-width bins ``(lo, hi, rows)`` of the row metric ``metric`` over the
-    run's rows matching ``where`` (rows without a value are in no bin). Bins are
-    ``[lo, hi)``, the last ``[lo, hi]``; ratios span [0, 1], counts their min..max."""
-    col = METRIC_COLUMNS[metric]  # whitelisted identifier
-    comp = FilterCompiler()
-    comp.params["run"] = run_id
-    cond = "TRUE" if where is None else comp.compile(where)
-    matched = f"{comp.ctes()},\nq AS (SELECT m.{col} AS v FROM m WHERE coalesce({cond}, FALSE))"
-    lo, hi = db.con.execute(f"{matched} SELECT min(v), max(v) FROM q", comp.params).fetchall()[0]
-    if lo is None:
+    """``bins`` equal-width bins ``(lo, hi, rows)`` of the row metric ``metric`` (of
+    ``class_name`` in the row, if given) over the run's rows matching ``where`` (rows
+    without a value are in no bin). Bins are ``[lo, hi)``, the last ``[lo, hi]``; ratios
+    span [0, 1], counts their min..max."""
+    index, mask = index_mask(db, run_id, where)
+    if class_name is None:
+        values = index.metrics[metric][mask]
+    else:
+        values = index.class_metric(metric, class_name)[mask]
+    values = values[~np.isnan(values)]
+    if not len(values):
         return []
-    lo, hi = float(lo), float(hi)
+    lo, hi = float(values.min()), float(values.max())
     if metric in _RATIOS:
         lo, hi = min(lo, 0.0), max(hi, 1.0)
     if hi <= lo:
         hi = lo + 1.0
     edges = [lo + (hi - lo) * i / bins for i in range(bins)] + [hi]
-    parts = []
-    for i in range(bins):
-        upper = "<=" if i == bins - 1 else "<"
-        a, b = comp.bind(edges[i]), comp.bind(edges[i + 1])
-        parts.append(f"count(*) FILTER (WHERE v >= {a} AND v {upper} {b})")
-    counts = db.con.execute(f"{matched} SELECT {', '.join(parts)} FROM q", comp.params).fetchall()
-    return [(edges[i], edges[i + 1], int(counts[0][i])) for i in range(bins)]
+    counts = bin_counts(values, edges)
+    return [(edges[i], edges[i + 1], counts[i]) for i in range(bins)]

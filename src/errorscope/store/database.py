@@ -37,11 +37,20 @@ class Database:
         self.directory = directory
         self.path = directory / DB_FILE
         self._depth = 0
+        #: Bumped by every committed transaction that may change data (not slices): caches
+        #: derived from the data (:mod:`errorscope.store.queryindex`) are keyed on it. Only
+        #: one process may open a workspace, so an in-process counter is enough.
+        self.generation = 0
+        #: Data derived from the workspace, valid while ``generation`` is unchanged
+        #: (key -> (the generation it was built at, the value)).
+        self.derived: dict[Any, tuple[int, Any]] = {}
+        self._touches_data = False
         try:
             self.con = duckdb.connect(str(self.path), read_only=read_only)
         except duckdb.IOException as exc:
             raise self._locked_error(exc) from None
         try:
+            self.con.execute("SET enable_progress_bar = false")
             if not read_only:
                 self._write_holder()
             self._migrate()
@@ -101,11 +110,14 @@ class Database:
 
     # -- transactions ------------------------------------------------------------------
     @contextlib.contextmanager
-    def transaction(self) -> Iterator[None]:
+    def transaction(self, *, data: bool = True) -> Iterator[None]:
         """All-or-nothing: commit when the block ends, roll back when it raises.
 
-        Nested blocks join the outermost transaction.
+        Nested blocks join the outermost transaction. ``data=False`` promises that the
+        block changes no data rows, annotations, runs or results (saving a slice), so
+        caches derived from them stay valid.
         """
+        self._touches_data = self._touches_data or data
         if self._depth:
             self._depth += 1
             try:
@@ -119,10 +131,18 @@ class Database:
             yield
         except BaseException:
             self._depth = 0
+            self._touches_data = False
             self.con.execute("ROLLBACK")
             raise
         self._depth = 0
         self.con.execute("COMMIT")
+        if self._touches_data:
+            self.generation += 1
+        self._touches_data = False
+
+    @property
+    def in_transaction(self) -> bool:
+        return self._depth > 0
 
     # -- helpers -----------------------------------------------------------------------
     def scalar(self, sql: str, params: list[Any] | None = None) -> Any:

@@ -6,6 +6,11 @@ run (``unassigned`` if the run has no row there) and its stored row metrics. Eve
 of a query is bound as a named parameter; identifiers (metric columns) come from a fixed
 whitelist, so no user text is ever part of the SQL.
 
+The tables queried are the run's query index (:mod:`errorscope.store.queryindex`), built
+on first use and whenever the data changed since. ``FilterCompiler()`` without a run
+compiles over the base tables instead (slower; kept for callers that build their own
+row set).
+
 Pagination is keyset: the cursor is the last row's ``(sort value, id)`` and the next
 page continues strictly after it in the order ``sort value (nulls last), id``.
 """
@@ -22,10 +27,13 @@ from errorscope.core.query import (
     And,
     ClassPresent,
     Confusion,
+    CustomMetric,
+    Dataset,
     Filter,
     Ids,
     Metadata,
     Not,
+    ObjectMatch,
     Or,
     RowMetric,
     Sort,
@@ -41,6 +49,7 @@ __all__ = [
     "QueryResult",
     "decode_cursor",
     "encode_cursor",
+    "filter_row_ids",
     "run_query",
 ]
 
@@ -50,8 +59,10 @@ _COUNTS = frozenset({"tp", "fp", "fn"})
 
 _ROWS = """
 u AS (
-    SELECT d.id, d.global_key, d.text, coalesce(rr.split, 'unassigned') AS split
+    SELECT d.id, d.global_key, d.text, coalesce(rr.split, 'unassigned') AS split,
+        s.name AS dataset
     FROM data_rows d
+    JOIN datasets s ON s.id = d.dataset_id
     LEFT JOIN run_rows rr ON rr.data_row_id = d.id AND rr.run_id = $run
     WHERE d.dataset_id IN (
         SELECT DISTINCT x.dataset_id FROM data_rows x
@@ -59,8 +70,12 @@ u AS (
 ),
 m AS (
     SELECT u.*, coalesce(e.tp, 0) AS tp, coalesce(e.fp, 0) AS fp, coalesce(e.fn, 0) AS fn,
-           e."precision", e.recall, e.f1, e.iou, e.mean_confidence
+           e."precision", e.recall, e.f1, e.iou, e.mean_confidence, fp.max_fp_confidence
     FROM u LEFT JOIN eval_row_metrics e ON e.run_id = $run AND e.data_row_id = u.id
+    LEFT JOIN (
+        SELECT data_row_id, max(confidence) AS max_fp_confidence FROM eval_objects
+        WHERE run_id = $run AND source = 'prediction' AND status = 'FP'
+        GROUP BY data_row_id) fp ON fp.data_row_id = u.id
 )"""
 
 #: Per (data row, class) counts and scores, as :func:`errorscope.core.metrics.by_row_class`.
@@ -72,7 +87,9 @@ pc0 AS (
         count(*) FILTER (WHERE o.source = 'label' AND o.status = 'FN') AS fn,
         coalesce(sum(coalesce(o.iou, 0)) FILTER (WHERE o.source = 'label' AND o.status = 'TP'),
                  0) AS iou_sum,
-        avg(o.confidence) FILTER (WHERE o.source = 'prediction') AS mean_confidence
+        avg(o.confidence) FILTER (WHERE o.source = 'prediction') AS mean_confidence,
+        max(o.confidence) FILTER (WHERE o.source = 'prediction' AND o.status = 'FP')
+            AS max_fp_confidence
     FROM eval_objects o JOIN classes c ON c.id = o.class_id
     WHERE o.run_id = $run AND (
         (o.source = 'label' AND o.status IN ('TP', 'FN'))
@@ -80,7 +97,7 @@ pc0 AS (
     GROUP BY o.data_row_id, c.name
 ),
 pc AS (
-    SELECT data_row_id, class_name, tp, fp, fn, mean_confidence,
+    SELECT data_row_id, class_name, tp, fp, fn, mean_confidence, max_fp_confidence,
         CASE WHEN tp + fp > 0 THEN tp / (tp + fp) END AS "precision",
         CASE WHEN tp + fn > 0 THEN tp / (tp + fn) END AS recall,
         CASE WHEN 2 * tp + fp + fn > 0 THEN 2 * tp / (2 * tp + fp + fn) END AS f1,
@@ -108,6 +125,16 @@ cm AS (
 )"""
 
 
+#: Custom metrics per data row: the mean over the run's predictions that carry one.
+_CUSTOM = """,
+cu AS (
+    SELECT data_row_id, "key" AS name, avg("value")::DOUBLE AS value FROM (
+        SELECT data_row_id, unnest(map_entries(custom_metrics), recursive := true)
+        FROM predictions WHERE run_id = $run AND custom_metrics IS NOT NULL)
+    GROUP BY ALL
+)"""
+
+
 @dataclass(frozen=True)
 class QueryResult:
     rows: list[tuple[int, str | None, Any]]  # (data row id, global key, sort value)
@@ -116,12 +143,16 @@ class QueryResult:
 
 
 class FilterCompiler:
-    """Collects named parameters while turning a filter into a SQL condition on ``m``."""
+    """Collects named parameters while turning a filter into a SQL condition on ``m``.
+
+    With ``db`` and ``run_id`` the conditions read the run's query index (``$run`` is
+    bound); without, the base tables, and the caller binds ``$run``."""
 
     def __init__(self) -> None:
         self.params: dict[str, Any] = {}
         self.per_class = False
         self.confusion = False
+        self.custom = False
 
     def ctes(self) -> str:
         """The WITH clause the compiled conditions need (rows ``m`` always)."""
@@ -130,7 +161,12 @@ class FilterCompiler:
             + _ROWS
             + (_PER_CLASS if self.per_class else "")
             + (_CONFUSION if self.confusion else "")
+            + (_CUSTOM if self.custom else "")
         )
+
+    def matched(self, cond: str, columns: str = "m.id") -> str:
+        """``WITH ..., q AS (SELECT <columns> FROM m WHERE <cond>)``."""
+        return f"{self.ctes()},\nq AS (SELECT {columns} FROM m WHERE coalesce({cond}, FALSE))"
 
     def bind(self, value: Any) -> str:
         name = f"p{len(self.params)}"
@@ -161,6 +197,17 @@ class FilterCompiler:
             return f"coalesce(contains(lower(m.text), lower({self.bind(f.text)})), FALSE)"
         if isinstance(f, ClassPresent):
             return self._class_present(f)
+        if isinstance(f, Dataset):
+            return f"list_contains({self.bind(list(f.names))}::VARCHAR[], m.dataset)"
+        if isinstance(f, CustomMetric):
+            self.custom = True
+            cond = self.range("cu.value", f.lo, f.hi)
+            return (
+                f"EXISTS (SELECT 1 FROM cu WHERE cu.data_row_id = m.id "
+                f"AND cu.name = {self.bind(f.name)} AND {cond})"
+            )
+        if isinstance(f, ObjectMatch):
+            return self._object(f)
         if isinstance(f, RowMetric):
             col = METRIC_COLUMNS[f.name]
             if f.class_name is None:
@@ -182,6 +229,26 @@ class FilterCompiler:
             )
         raise InvalidQueryError(f"not a filter: {f!r}")
 
+    def _object(self, f: ObjectMatch) -> str:
+        parts = [
+            "o.run_id = $run",
+            "o.data_row_id = m.id",
+            f"o.source = {self.bind(f.side)}",
+        ]
+        if f.class_name is not None:
+            parts.append(
+                f"o.class_id IN (SELECT id FROM classes WHERE name = {self.bind(f.class_name)})"
+            )
+        if f.status is not None:
+            parts.append(f"o.status = {self.bind(f.status)}")
+        if f.error_type is not None:
+            parts.append(f"o.error_type = {self.bind(f.error_type)}")
+        if f.min_confidence is not None or f.max_confidence is not None:
+            parts.append(self.range("o.confidence", f.min_confidence, f.max_confidence))
+        if f.min_iou is not None or f.max_iou is not None:
+            parts.append(self.range("o.iou", f.min_iou, f.max_iou))
+        return f"EXISTS (SELECT 1 FROM eval_objects o WHERE {' AND '.join(parts)})"
+
     def _class_present(self, f: ClassPresent) -> str:
         if f.side == "label":
             source, extra = "labels a", ""
@@ -201,6 +268,8 @@ class FilterCompiler:
             cond = f"md.str_value = {self.bind(f.equals)}"
         elif f.prefix is not None:
             cond = f"starts_with(md.str_value, {self.bind(f.prefix)})"
+        elif f.any_of is not None:
+            cond = f"list_contains({self.bind(list(f.any_of))}::VARCHAR[], md.str_value)"
         elif f.lo is not None or f.hi is not None:
             cond = self.range("md.num_value", f.lo, f.hi)
         else:
@@ -229,9 +298,34 @@ def decode_cursor(cursor: str, sort: Sort) -> tuple[Any, int]:
         )
     if isinstance(row_id, bool) or not isinstance(row_id, int):
         raise InvalidQueryError(f"invalid cursor {cursor[:40]!r}")
-    if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int | float | str)):
         raise InvalidQueryError(f"invalid cursor {cursor[:40]!r}")
     return value, row_id
+
+
+def _sort_key(db: Database, comp: FilterCompiler, sort: Sort) -> tuple[str, str]:
+    """The SQL of the sort value and the join it needs (every name bound, never inlined)."""
+    if sort.metric is None:
+        return "NULL", ""
+    if sort.source == "metric" and sort.class_name is None:
+        return f"m.{METRIC_COLUMNS[sort.metric]}", ""
+    if sort.source == "metric":
+        comp.per_class = True
+        name = comp.bind(sort.class_name)
+        join = f" LEFT JOIN pc s ON s.data_row_id = m.id AND s.class_name = {name}"
+        return f"s.{METRIC_COLUMNS[sort.metric]}", join
+    if sort.source == "custom":
+        comp.custom = True
+        name = comp.bind(sort.metric)
+        return "s.value", f" LEFT JOIN cu s ON s.data_row_id = m.id AND s.name = {name}"
+    kind = db.scalar("SELECT type FROM metadata_fields WHERE name = ?", [sort.metric])
+    if kind is None:
+        raise InvalidQueryError(f"cannot sort by meta({sort.metric}): no such metadata field")
+    key = {"number": "s.num_value", "datetime": "epoch_us(s.time_value)"}.get(
+        str(kind), "s.str_value"
+    )
+    name = comp.bind(sort.metric)
+    return key, f" LEFT JOIN row_metadata s ON s.data_row_id = m.id AND s.name = {name}"
 
 
 def run_query(
@@ -247,20 +341,9 @@ def run_query(
     comp = FilterCompiler()
     comp.params["run"] = run_id
     cond = "TRUE" if where is None else comp.compile(where)
-    if sort.metric is None:
-        key = "NULL"
-        join = ""
-    elif sort.class_name is None:
-        key = f"m.{METRIC_COLUMNS[sort.metric]}"
-        join = ""
-    else:
-        comp.per_class = True
-        key = f"s.{METRIC_COLUMNS[sort.metric]}"
-        name = comp.bind(sort.class_name)
-        join = f" LEFT JOIN pc s ON s.data_row_id = m.id AND s.class_name = {name}"
-    ctes = comp.ctes()
+    key, join = _sort_key(db, comp, sort)
     matched = (
-        f"{ctes},\nq AS (SELECT m.id, m.global_key, {key} AS sort_value FROM m{join} "
+        f"{comp.ctes()},\nq AS (SELECT m.id, m.global_key, {key} AS sort_value FROM m{join} "
         f"WHERE coalesce({cond}, FALSE))"
     )
     total = int(db.con.execute(f"{matched} SELECT count(*) FROM q", comp.params).fetchall()[0][0])
@@ -291,3 +374,12 @@ def run_query(
         last = out[-1]
         next_cursor = encode_cursor(sort, last[2], last[0])
     return QueryResult(out, total, next_cursor)
+
+
+def filter_row_ids(db: Database, run_id: int, where: Filter | None) -> list[int]:
+    """Ids (ascending) of the run's rows matching ``where`` (all its rows if None)."""
+    comp = FilterCompiler()
+    comp.params["run"] = run_id
+    cond = "TRUE" if where is None else comp.compile(where)
+    found = db.con.execute(f"{comp.matched(cond)} SELECT id FROM q ORDER BY id", comp.params)
+    return [int(i) for (i,) in found.fetchall()]

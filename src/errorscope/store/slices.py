@@ -13,7 +13,7 @@ StoredSlice = tuple[str, str, str, str | None]  # name, description, filter JSON
 def insert_slice(
     db: Database, name: str, description: str, filter_json: str, run: str | None
 ) -> None:
-    with db.transaction():
+    with db.transaction(data=False):
         if db.scalar("SELECT 1 FROM slices WHERE name = ?", [name]) is not None:
             raise ConflictError(f"slice {name!r} already exists")
         db.con.execute(
@@ -35,7 +35,7 @@ def list_slices(db: Database) -> list[StoredSlice]:
 
 
 def delete_slice(db: Database, name: str) -> None:
-    with db.transaction():
+    with db.transaction(data=False):
         if db.scalar("SELECT 1 FROM slices WHERE name = ?", [name]) is None:
             raise NotFoundError(f"no slice named {name!r}")
         db.con.execute("DELETE FROM slices WHERE name = ?", [name])

@@ -1,0 +1,270 @@
+"""The in-memory row index of a run: filters, sorts, pages and aggregations in numpy.
+
+The gallery asks the same kind of question on every click — which rows match, how many,
+the next 50 in some order, and how they are distributed — over up to millions of rows.
+:class:`RowIndex` holds what those questions read, as flat numpy arrays built once from
+the store (:mod:`errorscope.store.queryindex`):
+
+* per data row, in id order: id, split and dataset codes, and every row metric of
+  :data:`~errorscope.core.query.ROW_METRICS` (NaN where a row has no value; TP/FP/FN
+  are 0 there);
+* per (row, side, class) with a label or a prediction: counts (``n``) and kept counts
+  (predictions not ignored by the evaluation), sorted by (side, class, row);
+* per (row, class) with an evaluated object: TP/FP/FN, IoU sum and the per-class
+  metrics, sorted by (class, row);
+* per (row, confusion-matrix cell): object counts, sorted by (gt, pred, row).
+
+A filter evaluates to a boolean mask over the rows. Leaves the index does not hold
+(metadata, text, object-level conditions, custom metrics) are answered by a callback
+with the ids of the rows that match, so every leaf is two-valued and ``Not`` is plain
+negation — the same semantics as the SQL of :mod:`errorscope.store.query`, which the
+tests hold it to. Pages are selected in O(n) with a partition, never a full sort, and
+ties are broken by id because every array is in id order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from errorscope.core.query import (
+    And,
+    ClassPresent,
+    Confusion,
+    Dataset,
+    Filter,
+    Ids,
+    Not,
+    Or,
+    RowMetric,
+    Split,
+)
+
+__all__ = ["ClassTable", "LeafIds", "RowIndex", "bin_counts", "select_page"]
+
+I64 = npt.NDArray[np.int64]
+F64 = npt.NDArray[np.float64]
+Mask = npt.NDArray[np.bool_]
+
+#: Answers a leaf the index does not hold: the ids of the rows that match it.
+LeafIds = Callable[[Filter], I64]
+
+SIDES = ("label", "prediction")
+
+
+@dataclass
+class ClassTable:
+    """Rows of a per-(row, group) table sorted by group then row: ``row`` holds row
+    positions (into :attr:`RowIndex.ids`), ``group`` the group code, ``ptr`` maps a group
+    to its slice, ``values`` the columns."""
+
+    row: npt.NDArray[np.int32]
+    group: npt.NDArray[np.int64]
+    values: dict[str, F64]
+    ptr: dict[int, tuple[int, int]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if len(self.group):
+            starts = np.flatnonzero(np.r_[True, self.group[1:] != self.group[:-1]])
+            ends = np.r_[starts[1:], len(self.group)]
+            self.ptr = {
+                int(self.group[s]): (int(s), int(e)) for s, e in zip(starts, ends, strict=True)
+            }
+
+    def rows_of(self, group: int) -> npt.NDArray[np.int32]:
+        s, e = self.ptr.get(group, (0, 0))
+        return self.row[s:e]
+
+    def column_of(self, group: int, name: str) -> F64:
+        s, e = self.ptr.get(group, (0, 0))
+        return self.values[name][s:e]
+
+    def grouped(self, mask: Mask, columns: tuple[str, ...]) -> tuple[I64, I64, dict[str, F64]]:
+        """Over the entries of rows in ``mask``: each group present, how many rows it
+        has, and the sums of ``columns``, in group order. O(entries), no sort: the
+        table is sorted by group already."""
+        sel = mask[self.row]
+        g = self.group[sel]
+        if not len(g):
+            return np.zeros(0, np.int64), np.zeros(0, np.int64), {c: np.zeros(0) for c in columns}
+        starts = np.flatnonzero(np.r_[True, g[1:] != g[:-1]])
+        rows = np.diff(np.r_[starts, len(g)])
+        sums = {c: np.add.reduceat(self.values[c][sel], starts) for c in columns}
+        return g[starts], rows.astype(np.int64), sums
+
+
+@dataclass
+class RowIndex:
+    """See the module docstring. Class codes are class ids; ``class_ids`` maps names."""
+
+    ids: I64
+    global_keys: Any  # a pyarrow string array in id order (taken for a page only)
+    split: npt.NDArray[np.int8]
+    split_names: tuple[str, ...]
+    dataset: npt.NDArray[np.int16]
+    dataset_names: tuple[str, ...]
+    metrics: dict[str, F64]
+    class_ids: dict[str, int]
+    classes: ClassTable  # group = side * 2**32 + class id; values n, kept
+    per_class: ClassTable  # group = class id; values tp, fp, fn, iou_sum, metrics
+    confusion: ClassTable  # group = (gt + 1) * 2**32 + (pred + 1), 0 = None; values n
+
+    @property
+    def n(self) -> int:
+        return len(self.ids)
+
+    def positions(self, ids: I64) -> npt.NDArray[np.intp]:
+        """Positions of those ``ids`` that are rows of the index."""
+        ids = np.asarray(ids, np.int64)
+        pos = np.searchsorted(self.ids, ids)
+        pos = np.minimum(pos, max(self.n - 1, 0))
+        return pos[(self.n > 0) & (self.ids[pos] == ids)] if self.n else pos[:0]
+
+    def mask_of_ids(self, ids: I64) -> Mask:
+        mask = np.zeros(self.n, bool)
+        mask[self.positions(ids)] = True
+        return mask
+
+    def class_code(self, name: str) -> int:
+        """The class id of ``name``, -1 for a class nobody uses (it matches nothing)."""
+        return self.class_ids.get(name, -1)
+
+    # -- filters ---------------------------------------------------------------------
+    def mask(self, f: Filter | None, leaf: LeafIds) -> Mask:
+        """The rows matching ``f`` (all rows for None)."""
+        if f is None:
+            return np.ones(self.n, bool)
+        if isinstance(f, And):
+            out = np.ones(self.n, bool)
+            for x in f.filters:
+                out &= self.mask(x, leaf)
+            return out
+        if isinstance(f, Or):
+            out = np.zeros(self.n, bool)
+            for x in f.filters:
+                out |= self.mask(x, leaf)
+            return out
+        if isinstance(f, Not):
+            return ~self.mask(f.filter, leaf)
+        if isinstance(f, Split):
+            codes = [i for i, s in enumerate(self.split_names) if s in f.values]
+            return np.isin(self.split, codes)
+        if isinstance(f, Dataset):
+            codes = [i for i, s in enumerate(self.dataset_names) if s in f.names]
+            return np.isin(self.dataset, codes)
+        if isinstance(f, Ids):
+            return self.mask_of_ids(np.asarray(f.ids, np.int64))
+        if isinstance(f, ClassPresent):
+            return self._class_present(f)
+        if isinstance(f, RowMetric):
+            return self._metric(f)
+        if isinstance(f, Confusion):
+            gt = 0 if f.gt_class is None else self.class_code(f.gt_class) + 1
+            pred = 0 if f.pred_class is None else self.class_code(f.pred_class) + 1
+            out = np.zeros(self.n, bool)
+            unknown = (f.gt_class is not None and gt == 0) or (
+                f.pred_class is not None and pred == 0
+            )
+            if not unknown:
+                out[self.confusion.rows_of(gt * 2**32 + pred)] = True
+            return out
+        return self.mask_of_ids(leaf(f))
+
+    def _class_present(self, f: ClassPresent) -> Mask:
+        side = SIDES.index(f.side)
+        out = np.zeros(self.n, bool)
+        if f.class_name is None:
+            lo, hi = side * 2**32, (side + 1) * 2**32
+            sel = (self.classes.group >= lo) & (self.classes.group < hi)
+            out[self.classes.row[sel]] = True
+        else:
+            code = self.class_code(f.class_name)
+            if code >= 0:
+                out[self.classes.rows_of(side * 2**32 + code)] = True
+        return out if f.present else ~out
+
+    def _metric(self, f: RowMetric) -> Mask:
+        if f.class_name is None:
+            return _in_range(self.metrics[f.name], f)
+        out = np.zeros(self.n, bool)
+        code = self.class_code(f.class_name)
+        if code >= 0:
+            values = self.per_class.column_of(code, f.name)
+            out[self.per_class.rows_of(code)[_in_range(values, f)]] = True
+        return out
+
+    def class_metric(self, name: str, class_name: str) -> F64:
+        """``name`` of ``class_name`` per row (NaN where the class has no object)."""
+        out = np.full(self.n, np.nan)
+        code = self.class_code(class_name)
+        if code >= 0:
+            out[self.per_class.rows_of(code)] = self.per_class.column_of(code, name)
+        return out
+
+
+def _in_range(values: F64, f: RowMetric) -> Mask:
+    with np.errstate(invalid="ignore"):
+        out = ~np.isnan(values)
+        if f.lo is not None:
+            out &= values >= f.lo if f.lo_inclusive else values > f.lo
+        if f.hi is not None:
+            out &= values <= f.hi if f.hi_inclusive else values < f.hi
+    return out
+
+
+def select_page(
+    mask: Mask,
+    key: F64 | None,
+    *,
+    descending: bool,
+    limit: int,
+    after: tuple[float | None, int] | None,
+    ids: I64,
+) -> npt.NDArray[np.intp]:
+    """Positions of the next ``limit`` matching rows in the order ``key`` (NaN last),
+    then id, strictly after ``after = (key value or None, id)``; ``key=None`` orders by
+    id alone. O(n): a partition finds the page, only the page is sorted."""
+    pos = np.flatnonzero(mask)
+    if key is None:
+        if after is not None:
+            pos = pos[ids[pos] > after[1]]
+        return pos[:limit]
+    k = key[pos]
+    null = np.isnan(k)
+    s = -k if descending else k
+    if after is not None:
+        value, last_id = after
+        later = ids[pos] > last_id
+        if value is None:
+            keep = null & later
+        else:
+            sv = -float(value) if descending else float(value)
+            with np.errstate(invalid="ignore"):
+                keep = null | (s > sv) | ((s == sv) & later)
+        pos, s, null = pos[keep], s[keep], null[keep]
+    valued, sv_all = pos[~null], s[~null]
+    if len(valued) > limit:
+        t = np.partition(sv_all, limit - 1)[limit - 1]
+        below = valued[sv_all < t]
+        below = below[np.argsort(sv_all[sv_all < t], kind="stable")]
+        ties = valued[sv_all == t][: limit - len(below)]  # already in id order
+        return np.concatenate([below, ties])
+    order = valued[np.argsort(sv_all, kind="stable")]
+    return np.concatenate([order, pos[null][: limit - len(order)]])
+
+
+def bin_counts(values: F64, edges: list[float]) -> list[int]:
+    """How many ``values`` fall in each bin ``[edges[i], edges[i+1])``, the last bin
+    closed; NaN and values outside are in none. The same comparisons as the bins'
+    :class:`~errorscope.core.query.RowMetric` filters."""
+    bins = len(edges) - 1
+    v = values[~np.isnan(values)]
+    e = np.asarray(edges, np.float64)
+    v = v[(v >= e[0]) & (v <= e[-1])]
+    b = np.searchsorted(e, v, side="right") - 1
+    b = np.minimum(b, bins - 1)
+    return [int(x) for x in np.bincount(b, minlength=bins)[:bins]]
