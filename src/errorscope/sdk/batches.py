@@ -5,7 +5,8 @@ A *labeling project* has a backend, chosen by its config:
 * ``files``: a batch is exported as a file (Label Studio JSON, CVAT for images 1.1 XML,
   COCO or NDJSON) with pre-labels, labeled elsewhere, and the completed file imported back
   (:meth:`BatchMixin.export_batch`, :meth:`BatchMixin.import_batch`);
-* ``labelstudio``: a real Label Studio server (``config={"url": ...}``, the API token
+* ``labelstudio``: a real Label Studio server (``config={"url": ...}``, optionally
+  ``local_files_root`` to serve images through Label Studio's local files storage; the API token
   from ``token=`` or the environment variable named by ``config["token_env"]``, default
   ``LABEL_STUDIO_API_KEY``): :meth:`BatchMixin.push_batch` creates the Label Studio
   project (its labeling config generated from our ontology) and imports the batch as
@@ -25,10 +26,11 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal, cast
+from urllib.parse import quote
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -460,7 +462,14 @@ class BatchMixin:
             raise ErrorscopeError("a batch sent to Label Studio must be all images or all texts")
         anns = self._prelabels(batch, "predictions", run, confidence)
         classes = self._ls_classes()
-        tasks = tasks_for_rows(rows, anns, classes, model_version=run or batch.run or "")
+        root = project.config.get("local_files_root")
+        tasks = tasks_for_rows(
+            rows,
+            anns,
+            classes,
+            model_version=run or batch.run or "",
+            media_url=None if root is None else _local_files(str(root)),
+        )
         with client:
             ls_id = project.config.get("project_id")
             if ls_id is None:
@@ -502,6 +511,21 @@ class BatchMixin:
         source = f"{project.config['url']}/projects/{ls_id}"
         table, completed = self._from_tasks(name, tasks, source)
         return self._write_labels(name, table, completed, source, conflict, "tasks")
+
+
+def _local_files(root: str) -> Callable[[RowInfo], str]:
+    """Image URLs Label Studio serves from its local-files storage under ``root``
+    (``LABEL_STUDIO_LOCAL_FILES_SERVING_ENABLED=true`` and
+    ``LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT=<root>`` on the server)."""
+    base = Path(root).resolve()
+
+    def url(row: RowInfo) -> str:
+        path = Path(row.uri or "").resolve()
+        if not path.is_relative_to(base):
+            return row.uri or row.global_key or ""
+        return "/data/local-files/?d=" + quote(str(path.relative_to(base)))
+
+    return url
 
 
 def _store_schema(flat: list[dict[str, Any]]) -> pa.Schema:
