@@ -182,7 +182,7 @@ def main() -> None:
     import httpx
 
     results: list[tuple[str, list[float], float]] = []
-    with serve(path) as base, httpx.Client(base_url=base, timeout=60) as client:
+    with serve(path) as base, httpx.Client(base_url=base, timeout=900) as client:
 
         def page(i: int, pages: int) -> None:
             body: dict[str, Any] = {"filter": gallery_filter(i), "sort": "iou:asc", "limit": 50}

@@ -6,7 +6,8 @@ inverse) or from the CLI's one-line conditions with :func:`parse_expression`
 (``iou<0.5``, ``person.iou<=0.5``, ``fp>=1``). A sort is :class:`Sort` (``iou:asc``,
 ``person.f1:desc``, :func:`parse_sort`); ties are always broken by data row id.
 
-Semantics (see :mod:`errorscope.store.query` for the SQL):
+Semantics (:mod:`errorscope.core.rowindex` runs them on a run's in-memory index;
+:mod:`errorscope.store.query` states them in SQL, and the tests hold the two equal):
 
 * :class:`RowMetric` without a class compares the data row's stored metric; TP/FP/FN
   counts of a row without counted objects are 0, its ratios are undefined and match no
@@ -90,16 +91,22 @@ def _check_bounds(lo: Any, hi: Any) -> None:
 
 @dataclass(frozen=True)
 class And:
+    """Every one of ``filters`` holds (an empty And: every row)."""
+
     filters: tuple[Filter, ...]
 
 
 @dataclass(frozen=True)
 class Or:
+    """At least one of ``filters`` holds (an empty Or: no row)."""
+
     filters: tuple[Filter, ...]
 
 
 @dataclass(frozen=True)
 class Not:
+    """``filter`` does not hold."""
+
     filter: Filter
 
 
@@ -334,8 +341,8 @@ class Sort:
         elif self.class_name is None:
             name = self.metric
         else:
-            cls = self.class_name if _WORD.fullmatch(self.class_name) else json.dumps(
-                self.class_name
+            cls = (
+                self.class_name if _WORD.fullmatch(self.class_name) else json.dumps(self.class_name)
             )
             name = f"{cls}.{self.metric}"
         return f"{name}:{'desc' if self.descending else 'asc'}"
@@ -602,8 +609,7 @@ READY_MADE: dict[str, ReadyMade] = {
     "candidate_mislabels": ReadyMade(
         RowMetric("fp", 1),
         Sort("max_fp_confidence", descending=True),
-        "rows with false positives, the most confident FP first (possible missing or "
-        "wrong labels)",
+        "rows with false positives, the most confident FP first (possible missing or wrong labels)",
     ),
 }
 
@@ -702,7 +708,7 @@ def parse_sort(spec: str) -> Sort:
     A class or field name that is not a plain word is written as a JSON string:
     ``"traffic light".iou:asc``, ``meta("taken at"):desc``."""
     head, sep, tail = spec.strip().rpartition(":")
-    if not sep or any(ch in tail for ch in "\")."):
+    if not sep or any(ch in tail for ch in '").'):
         target, direction = spec.strip(), "asc"  # no direction (a ':' inside a name)
     else:
         target, direction = head, tail.strip().lower()

@@ -17,7 +17,7 @@ from errorscope.errors import InvalidQueryError
 from errorscope.sdk.slices import as_filter, resolve_slices
 from errorscope.store import catalog
 from errorscope.store.database import Database
-from errorscope.store.queryindex import index_query
+from errorscope.store.queryindex import index_query, load_index
 
 __all__ = ["QueryMixin", "QueryPage", "QueryRow"]
 
@@ -86,3 +86,9 @@ class QueryMixin:
         return QueryPage(
             [QueryRow(i, k, v) for i, k, v in found.rows], found.total, found.next_cursor
         )
+
+    def prepare_queries(self, runs: list[str] | None = None) -> None:
+        """Build the row index of ``runs`` (default: every run) now, so that the first
+        query does not wait for it (the server does this when it starts)."""
+        for run in runs if runs is not None else [r.name for r in catalog.list_runs(self.db)]:
+            load_index(self.db, catalog.get_run(self.db, run).id)

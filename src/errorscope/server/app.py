@@ -8,6 +8,7 @@ nosniff``; every error has the shape of :mod:`errorscope.server.errors`.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -95,13 +96,21 @@ def create_app(workspace_path: str | Path, *, media_roots: list[Path] | None = N
         raise WorkspaceError(f"no workspace at {path}")
     state = _State(path=path, media=MediaRoots([*(media_roots or []), path]))
 
+    def warm() -> None:
+        # Build the runs' query indexes before the first request needs them. A failure
+        # here only means that the first query builds the index (and reports the error).
+        with contextlib.suppress(Exception), state.ws() as ws:
+            ws.prepare_queries()
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state.workspace = Workspace(path, create=False)
+        threading.Thread(target=warm, name="errorscope-warm-up", daemon=True).start()
         try:
             yield
         finally:
-            workspace, state.workspace = state.workspace, None
+            with state.lock:  # never close the connection under a running request
+                workspace, state.workspace = state.workspace, None
             workspace.close()
 
     app = FastAPI(
