@@ -3,9 +3,13 @@ rows already in the project skipped and reported, priorities, projects and error
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+from click.testing import CliRunner
 
 import errorscope as es
+from errorscope.cli import cli
 from errorscope.errors import ConflictError, ErrorscopeError, NotFoundError
 from tests.conftest import load_voc100
 
@@ -72,3 +76,42 @@ def test_batch_errors(voc: es.Workspace) -> None:
         voc.create_labeling_project("ls", backend="labelstudio", config={"url": "x", "token": "t"})
     with pytest.raises(ErrorscopeError, match="files backend"):
         voc.push_batch("x")
+
+
+def test_batch_cli(voc: es.Workspace, tmp_path: Path) -> None:
+    path = voc.path
+    voc.close()
+
+    def run(*args: str) -> str:
+        res = CliRunner().invoke(cli, [*args[:2], "-w", str(path), *args[2:]])
+        assert res.exit_code == 0, res.output
+        return res.output
+
+    assert "created files labeling project 'cli'" in run("batch", "project", "cli")
+    out = run("batch", "create", "b2", "--project", "cli", "--ids", "1,2,3", "--priority", "1")
+    assert "batch 'b2': " in out
+    f = '{"type": "metric", "name": "fn", "lo": 2}'
+    out = run("batch", "create", "b1", "--project", "cli", "--run", "det", "--filter", f)
+    assert "rows (priority 3)" in out
+    listed = run("batch", "list").splitlines()
+    assert listed[0].startswith("b2\tproject cli\tpriority 1")
+    export = tmp_path / "b2.xml"
+    assert "wrote 3 rows" in run(
+        "batch", "export", "b2", str(export), "--format", "cvat", "--prelabels", "labels"
+    )
+    out = run("batch", "import", "b2", str(export), "--format", "cvat", "--conflict", "override")
+    assert "3 completed rows, 0 changed, 3 unchanged" in out
+    res = CliRunner().invoke(
+        cli,
+        [
+            "batch",
+            "import",
+            "-w",
+            str(path),
+            "b2",
+            str(tmp_path / "missing.xml"),
+            "--format",
+            "cvat",
+        ],
+    )
+    assert res.exit_code != 0

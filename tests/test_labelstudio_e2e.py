@@ -24,6 +24,8 @@ import pytest
 
 import errorscope as es
 from errorscope.errors import ErrorscopeError
+from errorscope.labeling.labelstudio import LabelStudioClient, LabelStudioError
+from errorscope.labeling.lsformat import LsClass, label_config
 from tests.conftest import load_voc100
 
 pytestmark = pytest.mark.shared_data
@@ -205,3 +207,27 @@ def test_fix_loop_through_label_studio(
     assert set(history.column("import_id").to_pylist()) == {report.import_id}
     assert _objects(history) == Counter({k: v for k, v in old.items() if k[0] in changed})
     assert report.labels_replaced == history.num_rows
+
+
+def test_label_studio_accepts_generated_configs(label_studio: tuple[str, str]) -> None:
+    """Label Studio validates a labeling config when a project is created with it."""
+    url, token = label_studio
+    image = [
+        LsClass("car", "bbox"),
+        LsClass("road", "polygon"),
+        LsClass("sky", "mask"),
+        LsClass("eye", "point"),
+        LsClass("weather", "radio", ("sun", "rain")),
+        LsClass("tags", "checklist", ("blurry", "dark")),
+    ]
+    text = [
+        LsClass("NP", "text_span"),
+        LsClass("VP", "text_span"),
+        LsClass("topic", "radio", ("a", "b")),
+    ]
+    with LabelStudioClient(url, token) as client:
+        for name, classes, media in (("image kinds", image, "image"), ("text kinds", text, "text")):
+            pid = client.create_project(name, label_config(classes, media))
+            assert client.project(pid)["label_config"] == label_config(classes, media)
+        with pytest.raises(LabelStudioError, match="HTTP 400"):
+            client.create_project("broken", "<View><Image name='image' value='$image'/>")

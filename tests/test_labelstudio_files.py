@@ -6,6 +6,7 @@ foreign files are refused naming file, location and field, and nothing changes."
 from __future__ import annotations
 
 import json
+import xml.etree.ElementTree as ET
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,8 @@ import pytest
 
 import errorscope as es
 from errorscope.errors import InvalidInputError
-from tests.conftest import load_voc100, snapshot
+from errorscope.labeling.lsformat import LsClass, control_name, label_config
+from tests.conftest import load_voc100, shared_path, snapshot
 
 pytestmark = pytest.mark.shared_data
 
@@ -101,8 +103,7 @@ def test_accepted_prelabels_become_ground_truth(
     _accept(out, fmt)
     preds = voc.predictions("det").to_pylist()
     kept = {p["id"] for p in preds if p["confidence"] >= 0.5}
-    want = _objects(voc, voc.predictions("det").filter(
-        [p["id"] in kept for p in preds]), rows)  # fmt: skip
+    want = _objects(voc, voc.predictions("det").filter([p["id"] in kept for p in preds]), rows)
     old = _objects(voc, voc.labels())
     old_in_batch = _objects(voc, voc.labels(), rows)
 
@@ -118,8 +119,12 @@ def test_accepted_prelabels_become_ground_truth(
     assert {k: v for k, v in new.items() if k[0] not in rows} == {
         k: v for k, v in old.items() if k[0] not in rows
     }
-    changed = {r for r in rows if _objects(voc, voc.labels(), {r}) != Counter(
-        {k: v for k, v in old_in_batch.items() if k[0] == r})}  # fmt: skip
+    changed = {
+        r
+        for r in rows
+        if _objects(voc, voc.labels(), {r})
+        != Counter({k: v for k, v in old_in_batch.items() if k[0] == r})
+    }
     assert set(report.rows_changed) == changed
     assert changed
     assert report.labels_added == sum(want[k] for k in want if k[0] in changed)
@@ -209,3 +214,125 @@ def test_bad_cvat_coco_ndjson(voc: es.Workspace, tmp_path: Path) -> None:
     recs[2]["name"] = "spaceship"
     bad.write_text("\n".join(json.dumps(r) for r in recs) + "\n")
     _refused(voc, bad, "ndjson", ":3:", "spaceship")
+
+
+# -- other kinds: COCO polygons, CoNLL text spans, classifications ----------------------------
+def _unchanged_round_trip(ws: es.Workspace, batch: str, fmt: str, tmp_path: Path) -> None:
+    out = tmp_path / f"{batch}.{fmt}"
+    ws.export_batch(batch, out, format=fmt, prelabels="labels")  # type: ignore[arg-type]
+    before = _state(ws)
+    report = ws.import_batch(batch, out, format=fmt, conflict="override")  # type: ignore[arg-type]
+    assert report.rows_changed == []
+    assert sorted(report.rows_unchanged) == sorted(_rows(ws, batch))
+    assert snapshot(ws) == {k: v for k, v in before.items() if k in snapshot(ws)}
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_coco_polygons_round_trip(ws: es.Workspace, tmp_path: Path, fmt: str) -> None:
+    ws.import_coco(shared_path("coco-val2014-100", "instances_val2014_100.json"))
+    labels = ws.labels().to_pylist()
+    bad = {
+        a["data_row_id"]
+        for a in labels
+        if a["kind"] != "polygon" or a["iscrowd"] or len(a["coords"] or []) != 1
+    }
+    ids = sorted({a["data_row_id"] for a in labels} - bad)[:15]
+    assert len(ids) == 15
+    ws.create_labeling_project("p")
+    ws.create_batch("polys", project="p", ids=ids)
+    _unchanged_round_trip(ws, "polys", fmt, tmp_path)
+    # and an edit comes back as exactly that edit
+    out = tmp_path / f"edit.{fmt}"
+    ws.export_batch("polys", out, format=fmt, prelabels="labels")  # type: ignore[arg-type]
+    if fmt == "labelstudio":
+        tasks = json.loads(out.read_text())
+        tasks[0]["annotations"][0]["result"].pop()
+        out.write_text(json.dumps(tasks))
+        report = ws.import_batch("polys", out, conflict="override")
+        assert report.rows_changed == [tasks[0]["data"]["errorscope_id"]]
+        assert report.labels_replaced - report.labels_added == 1
+        assert ws.label_history().num_rows == report.labels_replaced
+
+
+@pytest.mark.parametrize("fmt", ["labelstudio", "ndjson"])
+def test_text_spans_round_trip(ws: es.Workspace, tmp_path: Path, fmt: str) -> None:
+    ws.import_conll(shared_path("conll2000-chunking", "ground_truth.txt"), column=3)
+    rows = ws.data_rows().column("id").to_pylist()[:25]
+    ws.create_labeling_project("p")
+    ws.create_batch("text", project="p", ids=rows)
+    _unchanged_round_trip(ws, "text", fmt, tmp_path)
+    if fmt == "labelstudio":
+        tasks = json.loads((tmp_path / "text.labelstudio").read_text())
+        res = tasks[0]["annotations"][0]["result"][0]
+        text = ws.data_rows().to_pylist()[0]["text"]
+        assert res["type"] == "labels"
+        assert res["value"]["text"] == text[res["value"]["start"] : res["value"]["end"]]
+
+
+def test_classifications_and_config(ws: es.Workspace, tmp_path: Path) -> None:
+    ws.add_data_rows(
+        [
+            {"global_key": f"t{i}", "media_type": "text", "text": f"sentence number {i}"}
+            for i in range(6)
+        ]
+    )
+    ws.add_class("topic", "radio", ["news", "sport"])
+    ws.add_class("flags", "checklist", ["short", "numeric", "odd"])
+    ws.add_class("NUM", "text_span")
+    ws.add_labels(
+        [
+            {
+                "row_key": f"t{i}",
+                "class_name": "topic",
+                "kind": "radio",
+                "answers": ["news" if i % 2 else "sport"],
+            }
+            for i in range(6)
+        ]
+        + [
+            {
+                "row_key": f"t{i}",
+                "class_name": "flags",
+                "kind": "checklist",
+                "answers": ["numeric", "odd"] if i % 2 else ["short"],
+            }
+            for i in range(6)
+        ]
+        + [
+            {
+                "row_key": f"t{i}",
+                "class_name": "NUM",
+                "kind": "text_span",
+                "span_start": 9,
+                "span_end": 15,
+            }
+            for i in range(6)
+        ]
+    )
+    ws.create_labeling_project("p")
+    ws.create_batch("b", project="p", ids=ws.data_rows().column("id").to_pylist())
+    _unchanged_round_trip(ws, "b", "labelstudio", tmp_path)
+    # the generated labeling configs, parsed
+    classes = [LsClass(c.name, c.kind, tuple(c.options or ())) for c in ws.classes()]
+    text_cfg = ET.fromstring(label_config(classes, "text"))
+    assert [e.tag for e in text_cfg] == ["Text", "Labels", "Header", "Choices", "Header", "Choices"]
+    choices = {e.get("name"): e for e in text_cfg.iter("Choices")}
+    flags = choices[control_name(LsClass("flags", "checklist"))]
+    assert flags.get("choice") == "multiple"
+    assert [c.get("value") for c in flags] == ["short", "numeric", "odd"]
+    image = [
+        LsClass("car", "bbox"),
+        LsClass("road", "polygon"),
+        LsClass("sky", "mask"),
+        LsClass("eye", "point"),
+        LsClass("lane", "polyline"),
+        LsClass("Tom & Jerry", "bbox"),
+    ]
+    img_cfg = ET.fromstring(label_config(image, "image"))
+    tags = {e.tag: [x.get("value") for x in e] for e in img_cfg if e.tag != "Image"}
+    assert tags == {
+        "RectangleLabels": ["car", "Tom & Jerry"],
+        "PolygonLabels": ["road"],
+        "BrushLabels": ["sky"],
+        "KeyPointLabels": ["eye"],
+    }
