@@ -129,6 +129,12 @@ def _print_summary(summary: dict[str, Any]) -> None:
     show_default=True,
     help="Labelbox mode: pixels points and polylines are buffered by before their IoU.",
 )
+@click.option(
+    "--ci",
+    is_flag=True,
+    help="Add 95% row-bootstrap intervals of precision/recall/F1 (and AP at the IoU) "
+    "overall and per class (JSON: an extra 'intervals' field).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
 def evaluate(
     workspace: Path,
@@ -142,6 +148,7 @@ def evaluate(
     class_iou: tuple[str, ...],
     class_confidence: tuple[str, ...],
     point_buffer: float,
+    ci: bool,
     as_json: bool,
 ) -> None:
     """Compute and store a run's metrics (per object, data row, class and run)."""
@@ -160,7 +167,13 @@ def evaluate(
             class_confidence=per_conf,
             point_buffer=point_buffer,
         )
+        if ci:
+            summary["intervals"] = ws.intervals(run)
     if as_json:
         click.echo(json.dumps(summary))
         return
     _print_summary(summary)
+    if ci:
+        from errorscope.cli.patterns import print_intervals
+
+        print_intervals(summary["intervals"])

@@ -79,6 +79,7 @@ def _register_subcommands() -> None:
         evaluate,
         exports,
         imports,
+        patterns,
         rows,
         runs,
         serve,
@@ -96,6 +97,8 @@ def _register_subcommands() -> None:
     cli.add_command(slices.slice_group)
     cli.add_command(compare.compare)
     cli.add_command(batches.batch_group)
+    for command in (patterns.patterns, patterns.label_issues, patterns.intervals, patterns.check):
+        cli.add_command(command)
 
 
 _register_subcommands()

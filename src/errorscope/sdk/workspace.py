@@ -29,6 +29,7 @@ from errorscope.sdk.query import QueryMixin
 from errorscope.sdk.report import ImportReport
 from errorscope.sdk.retrain import RetrainMixin
 from errorscope.sdk.slices import SliceMixin
+from errorscope.sdk.uncertainty import IntervalMixin
 from errorscope.store import catalog, reads
 from errorscope.store.bulk import insert_annotations, insert_data_rows
 from errorscope.store.database import Database
@@ -67,6 +68,7 @@ class Workspace(
     AggregateMixin,
     PatternMixin,
     LabelIssueMixin,
+    IntervalMixin,
     BatchMixin,
     CompareMixin,
     RetrainMixin,

@@ -1,0 +1,116 @@
+"""The CI gate and metric intervals on the real voc100 detector: a rerun passes, a run
+whose slice lost most of its detections fails (exit code 1) on that slice and its class."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+import errorscope as es
+from errorscope.cli import cli
+from tests.conftest import load_voc100
+
+pytestmark = pytest.mark.shared_data
+
+
+@pytest.fixture
+def runs(ws: es.Workspace) -> es.Workspace:
+    """``old`` (the real detector), ``rerun`` (the same predictions again) and ``worse``
+    (the same, minus 70 % of the predictions on the rows with a person label)."""
+    load_voc100(ws, run="old")
+    preds = ws.predictions("old").to_pylist()
+    people = {a["row_key"] for a in ws.labels().to_pylist() if a["class_name"] == "person"}
+    keep = ["row_key", "class_name", "kind", "x1", "y1", "x2", "y2", "confidence"]
+    ws.add_predictions("rerun", [{k: p[k] for k in keep} for p in preds])
+    rng = np.random.default_rng(0)
+    ws.add_predictions(
+        "worse",
+        [
+            {k: p[k] for k in keep}
+            for p in preds
+            if p["row_key"] not in people or rng.random() > 0.7
+        ],
+    )
+    for run in ("old", "rerun", "worse"):
+        ws.evaluate(run)
+    ws.save_slice("people", {"type": "class", "side": "label", "class_name": "person"})
+    return ws
+
+
+def test_check_sdk(runs: es.Workspace) -> None:
+    ok = runs.check("rerun", "old", slices=["people"], classes=["person", "dog"])
+    assert ok.passed
+    assert all(i.delta.value == 0.0 and i.delta.lo == 0.0 == i.delta.hi for i in ok.items)
+    bad = runs.check("worse", "old", slices=["people"], classes=["person", "dog"])
+    assert not bad.passed
+    by = {(i.kind, i.name): i for i in bad.items}
+    assert by[("slice", "people")].regressed
+    assert by[("class", "person")].regressed
+    assert by[("slice", "people")].delta.hi < 0 < by[("slice", "people")].old
+    whole = runs.check("worse", "old", max_drop=0.9)
+    assert whole.passed  # a drop smaller than the tolerance passes
+
+
+def test_check_cli_exit_codes(runs: es.Workspace, tmp_path: Path) -> None:
+    w = ["-w", str(runs.path)]
+    runs.close()
+    r = CliRunner()
+    res = r.invoke(cli, ["check", *w, "--run", "rerun", "--baseline", "old", "--slice", "people",
+                         "--class", "person", "--boot", "200"])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert "passed" in res.output
+    res = r.invoke(cli, ["check", *w, "--run", "worse", "--baseline", "old", "--slice", "people",
+                         "--max-drop", "0.02", "--boot", "200", "--json"])  # fmt: skip
+    assert res.exit_code == 1, res.output
+    data = json.loads(res.output)
+    assert data["passed"] is False
+    assert data["items"][0]["regressed"] is True
+    res = r.invoke(cli, ["check", *w, "--run", "worse", "--baseline", "old", "--slice", "nope"])
+    assert res.exit_code == 1
+    assert "unknown slice 'nope'" in str(res.exception)
+
+
+def test_intervals_contain_the_stored_metrics(runs: es.Workspace) -> None:
+    data = runs.intervals("old", n_boot=300)
+    summary = runs.evaluation("old")
+    for name, entry in data["per_class"].items():
+        stored = summary["per_class"][name]
+        for m in ("precision", "recall", "f1"):
+            v, (lo, hi) = entry[m]["value"], entry[m]["ci"]
+            if stored[m] is None:
+                continue
+            assert v == pytest.approx(stored[m])
+            assert lo <= v <= hi
+        assert 0.0 <= entry["ap_at_iou"]["value"] <= 1.0
+    assert data["overall"]["f1"]["value"] == pytest.approx(summary["counts"]["f1"])
+    people = runs.intervals("old", filter={"type": "slice", "name": "people"}, n_boot=300)
+    assert people["rows"] < data["rows"]
+    d = runs.delta_intervals("worse", "old", classes=["person"], n_boot=300)
+    assert d["per_class"]["person"]["delta"]["ci"][1] < 0
+
+
+def test_evaluate_ci_and_patterns_cli(runs: es.Workspace) -> None:
+    w = ["-w", str(runs.path)]
+    runs.close()
+    r = CliRunner()
+    res = r.invoke(cli, ["evaluate", *w, "--run", "old", "--ci", "--json"])
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.output)
+    assert data["intervals"]["per_class"]["person"]["f1"]["ci"][0] is not None
+    res = r.invoke(cli, ["evaluate", *w, "--run", "old", "--ci"])
+    assert "95% row-bootstrap intervals" in res.output
+    res = r.invoke(cli, ["patterns", *w, "--run", "old", "--top", "3", "--json"])
+    assert res.exit_code == 0, res.output
+    found = json.loads(res.output)
+    assert 0 < len(found) <= 3
+    assert {"description", "filter", "p_adjusted", "gap_ci", "f1_in"} <= set(found[0])
+    res = r.invoke(cli, ["patterns", *w, "--run", "old", "--top", "2"])
+    assert res.exit_code == 0
+    assert "rows:" in res.output
+    res = r.invoke(cli, ["label-issues", *w, "--run", "old", "--top", "5", "--json"])
+    assert res.exit_code == 0, res.output
+    assert len(json.loads(res.output)["items"]) == 5
