@@ -397,3 +397,30 @@ def test_cli_aggregate_and_rows_filter(voc_path: Path) -> None:
     assert bad.exit_code != 0
     assert isinstance(bad.exception, es.InvalidQueryError)
     assert "malformed JSON" in str(bad.exception)
+
+
+@pytest.mark.shared_data
+def test_injection_in_the_new_string_parameters_is_a_plain_value(voc: es.Workspace) -> None:
+    from tests.test_query import INJECTIONS, everything
+
+    before = everything(voc)
+    for bad in INJECTIONS:
+        nothing: list[Filter] = [
+            ObjectMatch("prediction", class_name=bad),
+            ObjectMatch("label", error_type=bad),
+            Dataset((bad,)),
+            CustomMetric(bad, 0, 1),
+            Metadata(bad, any_of=(bad,)),
+            Metadata("camera", any_of=("x", bad)),
+        ]
+        for f in nothing:
+            assert voc.query("det", f).total == 0, f
+        with pytest.raises(es.InvalidQueryError):
+            parse_filter({"type": "object", "side": "prediction", "status": bad})
+        with pytest.raises(es.InvalidQueryError, match="no such metadata field"):
+            voc.query("det", sort=f"meta({json.dumps(bad)})")
+        page = voc.query("det", sort=f"custom({json.dumps(bad)}):desc", limit=ALL)
+        assert page.total == 100
+        assert {r.sort_value for r in page.rows} == {None}
+        assert voc.histogram("det", "iou", class_name=bad)["bins"] == []
+    assert everything(voc) == before
