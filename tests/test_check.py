@@ -12,7 +12,9 @@ from click.testing import CliRunner
 
 import errorscope as es
 from errorscope.cli import cli
+from errorscope.server.app import create_app
 from tests.conftest import load_voc100
+from tests.test_server import Client
 
 pytestmark = pytest.mark.shared_data
 
@@ -114,3 +116,40 @@ def test_evaluate_ci_and_patterns_cli(runs: es.Workspace) -> None:
     res = r.invoke(cli, ["label-issues", *w, "--run", "old", "--top", "5", "--json"])
     assert res.exit_code == 0, res.output
     assert len(json.loads(res.output)["items"]) == 5
+
+
+def test_rest_analysis_routes(runs: es.Workspace) -> None:
+    path = runs.path
+    runs.close()
+    client = Client(create_app(path))
+    try:
+        got = client.get("/api/runs/old/patterns", params={"top": 3})
+        assert got.status_code == 200, got.text
+        pats = got.json()["patterns"]
+        assert 0 < len(pats) <= 3
+        assert pats[0]["rank"] == 1
+        assert isinstance(pats[0]["description"], str)
+        issues = client.get("/api/runs/old/label-issues", params={"limit": 5}).json()
+        assert issues["method"] == "matches"
+        assert len(issues["items"]) == 5
+        scores = [i["score"] for i in issues["items"]]
+        assert scores == sorted(scores, reverse=True)
+        objs = client.get("/api/runs/old/label-issues", params={"objects": "true"}).json()
+        assert {"annotation_id", "kind", "score"} <= set(objs["items"][0])
+        iv = client.get("/api/runs/old/intervals", params={"boot": 100}).json()
+        assert iv["per_class"]["person"]["f1"]["ci"][0] is not None
+        ok = client.get(
+            "/api/runs/rerun/check", params={"baseline": "old", "slice": "people", "boot": 100}
+        ).json()
+        assert ok["passed"] is True
+        bad = client.get(
+            "/api/runs/worse/check",
+            params={"baseline": "old", "slice": "people", "class": "person", "boot": 100},
+        ).json()
+        assert bad["passed"] is False
+        assert [i["kind"] for i in bad["items"]] == ["slice", "class"]
+        d = client.get("/api/runs/worse/delta", params={"baseline": "old", "boot": 100}).json()
+        assert d["overall"]["delta"]["value"] < 0
+        assert client.get("/api/runs/nope/patterns").status_code == 404
+    finally:
+        client.close()

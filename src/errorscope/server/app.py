@@ -29,6 +29,7 @@ from errorscope.server.batches import add_batch_routes
 from errorscope.server.errors import ERROR_RESPONSES, install_error_handlers
 from errorscope.server.jsonresponse import JSONResponse
 from errorscope.server.media import MediaRoots, thumbnail
+from errorscope.server.patterns import add_pattern_routes
 from errorscope.server.rows import add_rows_routes
 from errorscope.server.slices import add_slice_routes
 from errorscope.server.ui import add_ui_routes
@@ -184,6 +185,7 @@ def create_app(workspace_path: str | Path, *, media_roots: list[Path] | None = N
     add_rows_routes(app, state.ws)
     add_slice_routes(app, state.ws)
     add_aggregate_routes(app, state.ws)
+    add_pattern_routes(app, state.ws)
     add_breakdown_routes(app, state.ws)
     add_batch_routes(app, state.ws)
 
