@@ -509,8 +509,18 @@ class BatchMixin:
         with self._client(project, token) as client:
             tasks = [t for t in client.tasks(int(ls_id)) if int(t["id"]) in wanted]
         source = f"{project.config['url']}/projects/{ls_id}"
-        table, completed = self._from_tasks(name, tasks, source)
-        return self._write_labels(name, table, completed, source, conflict, "tasks")
+        try:
+            table, completed = self._from_tasks(name, tasks, source)
+            return self._write_labels(name, table, completed, source, conflict, "")
+        except InvalidInputError as exc:  # name Label Studio's task id, not a list position
+            loc = exc.location or ""
+            if not loc.startswith("[") or "]" not in loc:
+                raise
+            at = int(loc[1 : loc.index("]")])
+            where = f"task {tasks[at]['id']}{loc[loc.index(']') + 1 :]}"
+            raise InvalidInputError(
+                exc.message, path=source, location=where, field=exc.field
+            ) from None
 
 
 def _local_files(root: str) -> Callable[[RowInfo], str]:
