@@ -65,18 +65,26 @@ export const api = {
     call<RowDetail>(run ? `/api/rows/${id}?run=${enc(run)}` : `/api/rows/${id}`),
   aggregate: (run: string, filter: Filter | null) =>
     call<Aggregate>(withFilter(`/api/runs/${enc(run)}/aggregate`, filter)),
+  confusion: (run: string, filter: Filter | null) =>
+    call<Aggregate['confusion']>(withFilter(`/api/runs/${enc(run)}/confusion`, filter)),
   histogram: (run: string, metric: string, filter: Filter | null) =>
     call<{ metric: string; bins: HistogramBin[] }>(
       withFilter(`/api/runs/${enc(run)}/histogram`, filter, { metric }),
     ),
   classes: (run: string, filter: Filter | null) =>
-    call<{ classes: Record<string, unknown>[] }>(withFilter(`/api/runs/${enc(run)}/classes`, filter)),
+    call<{ metrics?: Record<string, unknown>[]; classes?: Record<string, unknown>[] }>(
+      withFilter(`/api/runs/${enc(run)}/classes`, filter),
+    ),
   evaluation: (run: string) => call<Record<string, unknown>>(`/api/runs/${enc(run)}/evaluation`),
   curves: (run: string) => call<Curves>(`/api/runs/${enc(run)}/curves?iou=0.5&iou=0.75`),
   slices: () => call<{ slices: SliceInfo[] }>('/api/slices?ready_made=true').then((r) => r.slices),
   saveSlice: (body: NewSlice) => post<SliceInfo>('/api/slices', body),
   embeddings: () => call<Record<string, unknown>>('/api/embeddings'),
-  projection: (space: string) => call<Record<string, unknown>>(`/api/embeddings/${enc(space)}/projection`),
+  projection: async (space: string): Promise<ArrayBuffer> => {
+    const res = await fetch(`/api/embeddings/${enc(space)}/projection`);
+    if (!res.ok) throw new ApiError(res.status, `projection of ${space}: ${res.status} ${res.statusText}`);
+    return res.arrayBuffer();
+  },
 };
 
 /** Every id (in order) of the rows matching a query, page by page. */
@@ -91,23 +99,37 @@ export async function allIds(run: string, filter: Filter | null, sort: string | 
   return out;
 }
 
-/** Row details, fetched at most ``limit`` at a time and cached by (run, id). */
+/** Row details, fetched at most ``SLOTS`` at a time (the newest asked first: the tiles
+ * in view after a scroll) and cached by (run, id). */
+const SLOTS = 6;
 const cache = new Map<string, Promise<RowDetail>>();
 let active = 0;
 const waiting: (() => void)[] = [];
+
+async function acquire(): Promise<void> {
+  if (active < SLOTS) {
+    active++;
+    return;
+  }
+  await new Promise<void>((resolve) => waiting.push(resolve)); // the slot is handed over
+}
+
+function release(): void {
+  const next = waiting.pop();
+  if (next) next();
+  else active--;
+}
 
 export function rowDetail(id: number, run: string | null): Promise<RowDetail> {
   const key = `${run ?? ''}\u0000${id}`;
   let found = cache.get(key);
   if (!found) {
     found = (async () => {
-      if (active >= 6) await new Promise<void>((resolve) => waiting.push(resolve));
-      active++;
+      await acquire();
       try {
         return await api.row(id, run);
       } finally {
-        active--;
-        waiting.shift()?.();
+        release();
       }
     })();
     found.catch(() => cache.delete(key));

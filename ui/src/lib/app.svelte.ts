@@ -11,6 +11,8 @@ export const app = $state({
   /** The gallery's rows in the current order, as far as loaded (detail prev/next). */
   order: [] as number[],
   error: null as string | null,
+  /** The workspace's embedding spaces (projector, find similar). */
+  spaces: [] as string[],
 });
 
 /** Change the view state; ``push`` makes a history entry (else the URL is replaced). */

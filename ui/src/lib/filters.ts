@@ -104,6 +104,8 @@ export function describe(f: Filter): string {
       return `split ${(f.values as string[]).join('|')}`;
     case 'slice':
       return `slice ${f.name}`;
+    case 'similar':
+      return `${f.k ?? 20} rows similar to ${(f.anchors as number[]).length} in ${f.space}`;
     default:
       return String(f.type);
   }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { joinMetrics, parseProjection, parseSpaces, toWorld } from './projection';
+import { decodeProjection, joinMetrics, parseProjection, parseSpaces, toWorld } from './projection';
 
 describe('projector points', () => {
   it('reads the projection shapes the API may answer', () => {
@@ -15,6 +15,22 @@ describe('projector points', () => {
       expect(p && { ids: [...p.ids], xs: [...p.xs], ys: [...p.ys] }).toEqual(want);
     }
     expect(parseProjection({ ids: [1], x: [1, 2], y: [1] })).toBeNull();
+  });
+
+  it('decodes the binary projection: int64 ids, then float32 (x, y) pairs', () => {
+    const n = 3;
+    const buf = new ArrayBuffer(16 * n);
+    const view = new DataView(buf);
+    [7, 8, 123456].forEach((id, i) => view.setBigInt64(8 * i, BigInt(id), true));
+    [[0.5, -1], [2, 3.25], [-4, 0]].forEach(([x, y], i) => {
+      view.setFloat32(8 * n + 8 * i, x, true);
+      view.setFloat32(8 * n + 8 * i + 4, y, true);
+    });
+    const p = decodeProjection(buf);
+    expect([...p.ids]).toEqual([7, 8, 123456]);
+    expect([...p.xs]).toEqual([0.5, 2, -4]);
+    expect([...p.ys]).toEqual([-1, 3.25, 0]);
+    expect(() => decodeProjection(new ArrayBuffer(10))).toThrow(/not n x 16/);
   });
 
   it('lists spaces', () => {

@@ -40,6 +40,23 @@ export function parseProjection(body: Json): Points | null {
   return null;
 }
 
+/** Points from the binary projection (GET /api/embeddings/{space}/projection): ``n``
+ * little-endian int64 data row ids, then ``n`` float32 (x, y) pairs. */
+export function decodeProjection(buf: ArrayBuffer): Points {
+  if (buf.byteLength % 16 !== 0) throw new Error(`projection of ${buf.byteLength} bytes is not n x 16`);
+  const n = buf.byteLength / 16;
+  const view = new DataView(buf);
+  const ids = new Int32Array(n);
+  const xs = new Float32Array(n);
+  const ys = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    ids[i] = Number(view.getBigInt64(8 * i, true));
+    xs[i] = view.getFloat32(8 * n + 8 * i, true);
+    ys[i] = view.getFloat32(8 * n + 8 * i + 4, true);
+  }
+  return { ids, xs, ys };
+}
+
 /** Names of the embedding spaces in a GET /api/embeddings answer. */
 export function parseSpaces(body: unknown): string[] {
   const list = Array.isArray(body)

@@ -1,0 +1,456 @@
+"""End-to-end tests of the browser UI: Debian's chromium (headless, driven by Playwright,
+never a browser Playwright downloads) against a real ``errorscope serve`` subprocess on the
+real voc100 workspace evaluated with the real detector. What the UI shows is checked
+against the API and the CLI (the same query engine), not against numbers written here.
+
+Skips with a reason when ../shared, /usr/bin/chromium, the playwright package or the UI
+build (``make ui``) is missing. With ``ERRORSCOPE_SCREENSHOTS=1`` the screenshots of each
+view go to docs/screenshots/ (else to a temporary directory).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+import errorscope as es
+from errorscope.server.ui import STATIC_DIR
+from tests.conftest import load_voc100, shared_path
+
+pytestmark = pytest.mark.shared_data
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+CLI = [sys.executable, "-c", "from errorscope.cli import main; main()"]
+TIMEOUT_MS = 20_000
+#: A text row whose text, key and metadata are HTML/script payloads.
+PAYLOAD = '<script>window.__xss = 1</script><img src=x onerror="window.__xss = 2">'
+EVIL_KEY = '<img src=x onerror="window.__xss = 3">.txt'
+#: The gallery query of the class + IoU + sort test, in CLI form.
+PERSON_IOU_CLI = [
+    "--class",
+    "person",
+    "--where",
+    "iou>=0.2",
+    "--where",
+    "iou<=0.8",
+    "--sort",
+    "iou:desc",
+]
+
+
+@dataclass
+class Served:
+    url: str
+    workspace: Path
+    cli: dict[str, Any]  # `errorscope rows --json` answers, computed before serving
+
+    def api(self, path: str, **kwargs: Any) -> Any:
+        r = httpx.get(self.url + path, timeout=30, **kwargs)
+        r.raise_for_status()
+        return r.json()
+
+    def ids(self, run: str, filter: Any, sort: str | None = None) -> list[int]:
+        body = {"filter": filter, "sort": sort, "limit": 10_000}
+        r = httpx.post(f"{self.url}/api/runs/{run}/rows", json=body, timeout=30)
+        r.raise_for_status()
+        return [row["id"] for row in r.json()["rows"]]
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _cli_rows(workspace: Path, *args: str) -> dict[str, Any]:
+    done = subprocess.run(
+        [*CLI, "rows", "-w", str(workspace), "--json", "--limit", "10000", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result
+
+
+def _add_evil_text_row(ws: es.Workspace, tmp: Path) -> None:
+    text = "Evil text " + PAYLOAD
+    rows = tmp / "rows.ndjson"
+    rows.write_text(
+        json.dumps(
+            {
+                "row_data": text,
+                "global_key": EVIL_KEY,
+                "media_type": "text",
+                "metadata_fields": [{"name": "note", "value": PAYLOAD}],
+            }
+        )
+        + "\n"
+    )
+    gold = tmp / "gold.jsonl"
+    gold.write_text(json.dumps({"global_key": EVIL_KEY, "text": text, "label": "pos"}) + "\n")
+    pred = tmp / "pred.jsonl"
+    pred.write_text(
+        json.dumps({"global_key": EVIL_KEY, "text": text, "label": "neg", "confidence": 0.9}) + "\n"
+    )
+    ws.import_data_rows(rows)
+    ws.import_jsonl(gold)
+    ws.import_jsonl(pred, run="xss")
+    ws.evaluate("xss")
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    voc = shared_path("voc100")
+    if not CHROMIUM.exists():
+        pytest.skip(f"needs Debian's chromium at {CHROMIUM} (apt-get install chromium)")
+    pytest.importorskip("playwright.sync_api", reason="needs the playwright package (dev extra)")
+    if not (STATIC_DIR / "index.html").is_file():
+        pytest.skip("the UI is not built: run `make ui` (npm ci && npm run build in ui/)")
+    tmp = tmp_path_factory.mktemp("ui")
+    path = tmp / "ws"
+    with es.open_workspace(path) as ws:
+        load_voc100(ws)
+        ws.evaluate("det", mode="labelbox")
+        _add_evil_text_row(ws, tmp)
+    cli = {
+        "all": _cli_rows(path, "--run", "det"),
+        "person_iou": _cli_rows(path, "--run", "det", *PERSON_IOU_CLI),
+    }
+    port = _free_port()
+    proc = subprocess.Popen(
+        [*CLI, "serve", "-w", str(path), "--port", str(port), "--media-root", str(voc / "images")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                httpx.get(url + "/api/info", timeout=2).raise_for_status()
+                break
+            except httpx.TransportError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("errorscope serve did not start") from None
+                time.sleep(0.2)
+        yield Served(url, path, cli)
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=30)
+    assert b"Traceback" not in out, out.decode()
+
+
+@pytest.fixture(scope="module")
+def browser(served: Served) -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    context.set_default_timeout(TIMEOUT_MS)
+    pg = context.new_page()
+    errors: list[str] = []
+    pg.on("pageerror", lambda e: errors.append(str(e)))
+    pg.on("dialog", lambda d: errors.append(f"dialog: {d.message}") or d.dismiss())
+    yield pg
+    context.close()
+    assert errors == [], errors
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    if os.environ.get("ERRORSCOPE_SCREENSHOTS") == "1":
+        out = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
+        out.mkdir(parents=True, exist_ok=True)
+        return out
+    return tmp_path_factory.mktemp("screenshots")
+
+
+def _count(page: Any) -> int:
+    counter = page.locator("[data-testid=row-count][data-count]:not([data-count=''])")
+    counter.wait_for()
+    return int(counter.get_attribute("data-count"))
+
+
+def _tile_ids(page: Any) -> list[int]:
+    ids: list[int] = page.eval_on_selector_all(
+        "[data-testid=tile]", "els => els.map(e => Number(e.dataset.rowId))"
+    )
+    return ids
+
+
+def _wait_for_ids(page: Any, expected: list[int]) -> None:
+    page.wait_for_function(
+        """want => {
+            const got = [...document.querySelectorAll('[data-testid=tile]')]
+                .map(e => Number(e.dataset.rowId));
+            return got.length > 0 && want.slice(0, got.length).every((id, i) => got[i] === id)
+                && (got.length === want.length || got.length >= 12);
+        }""",
+        arg=expected,
+    )
+
+
+def _wait_tiles(page: Any, n: int) -> None:
+    page.wait_for_function(
+        "n => document.querySelectorAll('[data-testid=tile]').length === n", arg=n
+    )
+
+
+def _wait_thumbnails(page: Any) -> None:
+    """Until the first tiles (all of them, if fewer) show their loaded thumbnails."""
+    page.wait_for_function(
+        """() => {
+            const tiles = [...document.querySelectorAll('[data-testid=tile]')].slice(0, 12);
+            return tiles.length > 0 && tiles.every(t => {
+                const img = t.querySelector('img');
+                return img && img.complete && img.naturalWidth > 0;
+            });
+        }"""
+    )
+
+
+def test_gallery_shows_the_runs_rows_with_thumbnails(
+    page: Any, served: Served, shots: Path
+) -> None:
+    page.goto(served.url + "/")
+    assert _count(page) == served.cli["all"]["total"] == served.api("/api/info")["data_rows"]
+    assert "run=det" in page.url  # the first run is picked and written to the URL
+    _wait_for_ids(page, [r["id"] for r in served.cli["all"]["rows"]])
+    _wait_thumbnails(page)
+    assert page.locator("[data-testid=tile] [data-testid=shape-gt]").count() > 0
+    page.screenshot(path=str(shots / "gallery.png"))
+
+
+def test_class_filter_iou_range_and_sort_match_the_cli_and_survive_reload(
+    page: Any, served: Served, shots: Path
+) -> None:
+    expected = served.cli["person_iou"]
+    want = [r["id"] for r in expected["rows"]]
+    assert 0 < expected["total"] < served.cli["all"]["total"]
+    page.goto(served.url + "/?run=det")
+    _count(page)
+    page.get_by_test_id("gt-classes").locator("summary").click()
+    page.get_by_test_id("gt-classes").locator("input[value=person]").check()
+    page.get_by_test_id("gt-classes").locator("summary").click()
+    page.get_by_test_id("add-range").select_option("iou")
+    page.get_by_test_id("range-iou-lo").fill("0.2")
+    page.get_by_test_id("range-iou-lo").press("Tab")
+    page.get_by_test_id("range-iou-hi").fill("0.8")
+    page.get_by_test_id("range-iou-hi").press("Tab")
+    page.get_by_test_id("sort-metric").select_option("iou")
+    page.get_by_test_id("sort-dir").click()  # asc -> desc
+    page.wait_for_function("() => location.search.includes('sort=iou%3Adesc')")
+    page.wait_for_function(
+        f"() => document.querySelector('[data-testid=row-count]')?.dataset.count === "
+        f"'{expected['total']}'"
+    )
+    _wait_for_ids(page, want)
+    shown = _tile_ids(page)
+    assert shown == want[: len(shown)]
+    values = page.locator("[data-testid=sort-value]").all_inner_texts()
+    assert [float(v) for v in values] == pytest.approx(
+        [r["sort_value"] for r in expected["rows"][: len(values)]], abs=5e-4
+    )
+    _wait_thumbnails(page)
+    page.screenshot(path=str(shots / "gallery-filtered.png"))
+
+    url = page.url
+    page.reload()
+    assert _count(page) == expected["total"]
+    _wait_for_ids(page, want)
+    assert page.url == url
+    assert page.get_by_test_id("range-iou-lo").input_value() == "0.2"
+    assert page.get_by_test_id("sort-metric").input_value() == "iou"
+    assert "person" in page.get_by_test_id("gt-classes").locator("summary").inner_text()
+
+
+def test_opening_a_row_shows_all_its_objects(page: Any, served: Served, shots: Path) -> None:
+    page.goto(served.url + "/?run=det&sort=fp:desc")
+    _count(page)
+    first = page.locator("[data-testid=tile]").first
+    row_id = int(first.get_attribute("data-row-id"))
+    first.locator("button.media").click()
+    detail = page.get_by_test_id("detail")
+    row = served.api(f"/api/rows/{row_id}", params={"run": "det"})
+    labels, preds = len(row["labels"]), len(row["predictions"])
+    assert labels > 0
+    assert preds > 0
+    detail.locator("[data-testid=object-row]").nth(labels + preds - 1).wait_for()
+    assert detail.locator("[data-testid=shape-gt]").count() == labels
+    assert detail.locator("[data-testid=shape-pred]").count() == preds
+    assert detail.locator("[data-testid=object-row]").count() == labels + preds
+    statuses = detail.locator("[data-testid=shape-pred]").evaluate_all(
+        "els => els.map(e => e.dataset.status)"
+    )
+    assert sorted(statuses) == sorted(p["evaluation"]["status"] for p in row["predictions"])
+    assert f"row={row_id}" in page.url
+
+    detail.locator("[data-testid=shape-gt] rect").first.hover(force=True)
+    tip = page.get_by_test_id("hover-tip").inner_text()  # the topmost object under the mouse
+    described = [("GT", a) for a in row["labels"]] + [("pred", p) for p in row["predictions"]]
+    assert any(
+        tip.startswith(f"{side} {a['class_name']}") and a["evaluation"]["status"] in tip
+        for side, a in described
+    ), tip
+    page.get_by_test_id("color-by").select_option("result")
+    page.screenshot(path=str(shots / "detail.png"))
+    page.get_by_test_id("toggle-gt").uncheck()
+    assert detail.locator("[data-testid=shape-gt]").count() == 0
+    assert detail.locator("[data-testid=shape-pred]").count() == preds
+
+    # keyboard: next row in the gallery's order, then back
+    order = _tile_ids(page)
+    page.get_by_test_id("detail-key").click()  # focus off the color select
+    page.keyboard.press("ArrowRight")
+    page.wait_for_function(f"() => location.search.includes('row={order[1]}')")
+    page.keyboard.press("ArrowLeft")
+    page.wait_for_function(f"() => location.search.includes('row={row_id}')")
+    page.keyboard.press("Escape")
+    detail.wait_for(state="detached")
+
+
+def test_confusion_cell_click_lands_on_exactly_its_rows(
+    page: Any, served: Served, shots: Path
+) -> None:
+    agg = served.api("/api/runs/det/aggregate")
+    cells = [c for c in agg["confusion"]["cells"] if 2 <= c["rows"] <= 12]
+    cell = next(c for c in cells if c["gt_class"] != c["pred_class"])
+    want = sorted(served.ids("det", cell["filter"]))
+    assert len(want) == cell["rows"]
+    page.set_viewport_size({"width": 1400, "height": 2000})
+    page.goto(served.url + "/?run=det&view=metrics")
+    page.get_by_test_id("confusion").wait_for()
+    page.get_by_test_id("histogram-iou").wait_for()
+    page.get_by_test_id("pr-line").first.wait_for()
+    page.screenshot(path=str(shots / "metrics.png"), full_page=True)
+    gt = cell["gt_class"] or "None"
+    pred = cell["pred_class"] or "None"
+    page.locator(f"[data-testid=cell][data-gt='{gt}'][data-pred='{pred}']").click()
+    assert _count(page) == cell["rows"]
+    page.wait_for_function(
+        f"() => document.querySelectorAll('[data-testid=tile]').length === {len(want)}"
+    )
+    assert sorted(_tile_ids(page)) == want
+    assert "view=" not in page.url  # the gallery, with the cell's filter in the URL
+    assert page.get_by_test_id("extra-filter").is_visible()
+
+    # a histogram bin opens the gallery on its rows too
+    page.goto(served.url + "/?run=det&view=metrics")
+    bin_ = page.locator(
+        "[data-testid=histogram-iou] [data-testid=bin][data-count]:not([data-count='0'])"
+    ).first
+    n = int(bin_.get_attribute("data-count"))
+    bin_.click()
+    assert _count(page) == n
+
+
+def test_lasso_in_the_projector_selects_a_cluster(page: Any, served: Served, shots: Path) -> None:
+    # the cluster: rows whose IoU is (about) 0 and that have a kept prediction
+    cluster = {
+        "type": "and",
+        "filters": [
+            {"type": "metric", "name": "iou", "hi": 0.02},
+            {"type": "metric", "name": "mean_confidence", "lo": 0},
+        ],
+    }
+    want = sorted(served.ids("det", cluster))
+    assert len(want) > 3
+    space = "m%3Aiou%3Amean_confidence"  # the row-metrics space: IoU x mean confidence
+    page.goto(f"{served.url}/?run=det&view=projector&pcolor=result&space={space}")
+    canvas = page.get_by_test_id("projector-canvas")
+    page.wait_for_function(
+        "() => /\\d+ points/.test(document.querySelector('[data-testid=point-count]').textContent)"
+    )
+    page.get_by_test_id("legend").locator("li").first.wait_for()
+    page.screenshot(path=str(shots / "projector.png"))
+    box = canvas.bounding_box()
+    k = float(canvas.get_attribute("data-k"))
+    tx = float(canvas.get_attribute("data-tx"))
+    # world x = iou - min iou (0 here), so IoU 0.02 is at screen x = k * 0.02 + tx
+    right = box["x"] + k * 0.02 + tx + 1
+    left, top, bottom = box["x"] + 2, box["y"] + 2, box["y"] + box["height"] - 2
+    page.get_by_test_id("mode-lasso").click()
+    page.mouse.move(left, top)
+    page.mouse.down()
+    for x, y in [(right, top), (right, bottom), (left, bottom), (left, top + 5)]:
+        page.mouse.move(x, y, steps=8)
+    page.mouse.up()
+    page.get_by_test_id("projector-selection").wait_for()
+    assert page.get_by_test_id("projector-selection").inner_text().startswith(f"{len(want)} ")
+    page.get_by_test_id("open-selection").click()
+    assert _count(page) == len(want)
+    page.wait_for_function(
+        f"() => document.querySelectorAll('[data-testid=tile]').length === {len(want)}"
+    )
+    assert sorted(_tile_ids(page)) == want
+
+
+def test_select_rows_and_save_them_as_a_slice(page: Any, served: Served) -> None:
+    page.goto(served.url + "/?run=det")
+    _count(page)
+    tiles = page.locator("[data-testid=tile]")
+    tiles.nth(3).wait_for()
+    ids = _tile_ids(page)[:4]
+    tiles.nth(0).get_by_test_id("tile-select").click()
+    tiles.nth(3).get_by_test_id("tile-select").click(modifiers=["Shift"])
+    assert page.get_by_test_id("selection-count").inner_text() == "4 selected"
+    page.get_by_test_id("slice-name").fill("picked in the ui")
+    page.get_by_test_id("save-slice").click()
+    page.get_by_test_id("message").wait_for()
+    saved = served.api("/api/slices/picked in the ui")
+    assert saved["filter"] == {"type": "ids", "ids": sorted(ids)}
+    assert served.ids("det", {"type": "slice", "name": "picked in the ui"}) == sorted(ids)
+    page.get_by_test_id("select-all").click()
+    assert page.get_by_test_id("selection-count").inner_text() == (
+        f"{served.cli['all']['total']} selected"
+    )
+
+
+def test_text_and_metadata_payloads_are_shown_as_text_and_never_run(
+    page: Any, served: Served
+) -> None:
+    page.goto(served.url + "/?run=xss&q=Evil")
+    assert _count(page) == 1
+    tile = page.locator("[data-testid=tile]").first
+    tile.locator(".text").wait_for()
+    assert PAYLOAD in tile.locator(".text").inner_text()
+    assert EVIL_KEY in tile.inner_text()
+    tile.locator("button.media").click()
+    detail = page.get_by_test_id("detail")
+    assert PAYLOAD in detail.get_by_test_id("row-text").inner_text()
+    assert PAYLOAD in detail.get_by_test_id("metadata").inner_text()
+    assert EVIL_KEY in detail.get_by_test_id("detail-key").inner_text()
+    page.wait_for_timeout(300)
+    assert page.evaluate("() => window.__xss") is None
+    assert page.locator("script:not([src])").count() == 0
+    assert page.locator("img[src=x]").count() == 0
