@@ -30,6 +30,11 @@ from sklearn.preprocessing import StandardScaler
 import errorscope as es
 
 
+def digits_pixels() -> np.ndarray:
+    """The digits' 64 pixel values: an 'embedding' for neighbour agreement."""
+    return np.asarray(load_digits().data, np.float32)
+
+
 def noisy_digits(noise: float, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(noisy labels, out-of-sample probabilities, flipped mask)."""
     digits = load_digits()
@@ -45,8 +50,15 @@ def noisy_digits(noise: float, seed: int) -> tuple[np.ndarray, np.ndarray, np.nd
 
 
 def errorscope_flags(
-    y: np.ndarray, probs: np.ndarray, fraction: float, workdir: Path
+    y: np.ndarray,
+    probs: np.ndarray,
+    fraction: float,
+    workdir: Path,
+    vectors: np.ndarray | None = None,
 ) -> tuple[list[int], float]:
+    """Rows flagged by errorscope (top ``fraction``); with ``vectors``, neighbour
+    agreement in that embedding space is blended in."""
+    workdir.mkdir(parents=True, exist_ok=True)
     gold = workdir / "gold.jsonl"
     pred = workdir / "pred.jsonl"
     gold.write_text(
@@ -72,8 +84,10 @@ def errorscope_flags(
         ws.import_jsonl(gold)
         ws.import_jsonl(pred, run="cv")
         ws.evaluate("cv", confidence=0.0)
+        if vectors is not None:
+            ws.add_embeddings("pixels", vectors, global_keys=[f"d{i}" for i in range(len(y))])
         start = time.perf_counter()
-        issues = ws.label_issues("cv")
+        issues = ws.label_issues("cv", space="pixels" if vectors is not None else None)
         secs = time.perf_counter() - start
         keys = {r["id"]: r["global_key"] for r in ws.data_rows().to_pylist()}
         flagged = [int(keys[i][1:]) for i in issues.flagged(fraction)]
@@ -98,8 +112,11 @@ def main() -> None:
     y, probs, flipped = noisy_digits(args.noise, args.seed)
     with tempfile.TemporaryDirectory() as tmp:
         ours, secs = errorscope_flags(y, probs, args.noise, Path(tmp))
+        near, near_secs = errorscope_flags(y, probs, args.noise, Path(tmp) / "nn", digits_pixels())
     mine = np.zeros(len(y), bool)
     mine[ours] = True
+    blended = np.zeros(len(y), bool)
+    blended[near] = True
     start = time.perf_counter()
     theirs = find_label_issues(y, probs)
     cl_secs = time.perf_counter() - start
@@ -113,6 +130,7 @@ def main() -> None:
     print("|---|---:|---:|---:|---:|---:|")
     for name, flags, s in (
         (f"errorscope label_issues, top {args.noise:.0%}", mine, secs),
+        (f"errorscope + pixel-neighbour agreement, top {args.noise:.0%}", blended, near_secs),
         ("cleanlab.find_label_issues (defaults)", theirs, cl_secs),
         (f"cleanlab get_label_quality_scores, top {args.noise:.0%}", cl_top, float("nan")),
     ):

@@ -16,7 +16,7 @@ from errorscope.core import labelissues as li
 from tests.conftest import shared_path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-from label_errors import errorscope_flags, noisy_digits, prf
+from label_errors import digits_pixels, errorscope_flags, noisy_digits, prf
 
 
 def test_digits_flipped_labels_at_least_cleanlab_f1(tmp_path: Path) -> None:
@@ -103,3 +103,16 @@ def test_voc_planted_swapped_and_overlooked_labels_rank_high(
     objects = issues.objects.to_pylist()
     assert objects[0]["score"] >= objects[-1]["score"]
     assert {o["kind"] for o in objects} <= {"", "overlooked", "swapped", "badly_located"}
+
+
+def test_digits_neighbour_agreement_in_an_embedding_space(tmp_path: Path) -> None:
+    """The digits' pixels as an embedding space: neighbour agreement sharpens the ranking."""
+    if not hasattr(es.Workspace, "add_embeddings"):
+        pytest.skip("embedding spaces are not part of Workspace in this tree")
+    y, probs, flipped = noisy_digits(0.05, 1)
+    plain, _ = errorscope_flags(y, probs, 0.05, tmp_path / "plain")
+    near, _ = errorscope_flags(y, probs, 0.05, tmp_path / "near", digits_pixels())
+    f_plain = prf(np.isin(np.arange(len(y)), plain), flipped)[2]
+    f_near = prf(np.isin(np.arange(len(y)), near), flipped)[2]
+    assert f_near > f_plain
+    assert f_near > 0.9

@@ -159,3 +159,29 @@ def test_find_patterns_core_on_synthetic_units() -> None:
     assert found[0].significant
     assert found[0].gap_lo > 0.3
     assert all(c.where != (Where("g", "no", "group"),) or not c.significant for c in found)
+
+
+def test_embedding_clusters_find_the_planted_group(ws: es.Workspace, tmp_path: Path) -> None:
+    """With an embedding space whose vectors separate the night images (a model that
+    'sees' the lighting), the planted confusion is found on an embedding cluster."""
+    if not hasattr(ws, "add_embeddings"):
+        pytest.skip("embedding spaces are not part of Workspace in this tree")
+    night, a, b = _planted(ws, tmp_path)
+    rows = ws.data_rows().to_pylist()
+    rng = np.random.default_rng(1)
+    vectors = rng.normal(0, 1, (len(rows), 8))
+    is_night = np.array([r["global_key"] in night for r in rows])
+    vectors[is_night, 0] += 6.0
+    vectors[~is_night, 1] += 6.0
+    ws.add_embeddings("lighting", vectors, ids=[r["id"] for r in rows])
+    found = ws.patterns("det", kinds=("confusion",), top=20)
+    clustered = [
+        p for p in found
+        if p.significant and p.what["gt"] == a and p.what["pred"] == b
+        and any(w["key"].startswith("cluster") for w in p.where)
+    ]  # fmt: skip
+    assert clustered, [p.description for p in found]
+    keys = {r["id"]: r["global_key"] for r in rows}
+    assert {keys[i] for i in clustered[0].row_ids} <= night
+    assert "embedding cluster (lighting" in clustered[0].description
+    assert _ids(ws, "det", clustered[0].filter) == set(clustered[0].row_ids)

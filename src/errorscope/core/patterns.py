@@ -49,7 +49,7 @@ import numpy.typing as npt
 
 from errorscope.core import stats
 
-__all__ = ["Candidate", "Units", "What", "Where", "find_patterns", "whats"]
+__all__ = ["Candidate", "Units", "What", "Where", "find_patterns", "kmeans", "whats"]
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
@@ -283,3 +283,35 @@ def find_patterns(
         seen.add(key)
         kept.append(c)
     return kept, len(wi)
+
+
+def kmeans(vectors: npt.ArrayLike, k: int, *, seed: int = 0, iterations: int = 25) -> I64:
+    """Cluster labels (0..k-1) of ``vectors`` (N, D) by spherical k-means (cosine: rows
+    are L2-normalised; k-means++ seeding, seeded). Used for the embedding-cluster
+    attribute of patterns."""
+    v = np.asarray(vectors, np.float64)
+    n = len(v)
+    if n == 0:
+        return np.zeros(0, np.int64)
+    k = max(1, min(k, n))
+    norm = np.linalg.norm(v, axis=1, keepdims=True)
+    v = v / np.where(norm > 0, norm, 1.0)
+    rng = np.random.default_rng(seed)
+    centres = [v[rng.integers(n)]]
+    for _ in range(1, k):
+        d = np.min(1.0 - v @ np.array(centres).T, axis=1).clip(0.0)
+        total = d.sum()
+        centres.append(v[rng.choice(n, p=d / total) if total > 0 else rng.integers(n)])
+    c = np.array(centres)
+    labels = np.zeros(n, np.int64)
+    for _ in range(iterations):
+        new = np.argmax(v @ c.T, axis=1)
+        if _ > 0 and np.array_equal(new, labels):
+            break
+        labels = new
+        for j in range(k):
+            members = v[labels == j]
+            if len(members):
+                m = members.sum(axis=0)
+                c[j] = m / max(float(np.linalg.norm(m)), 1e-12)
+    return labels

@@ -17,6 +17,10 @@ Computed attributes (:func:`row_attributes`, :func:`object_attributes`):
   no attribute.
 * text rows: **text length** in tertiles (short / medium / long) and **rare tokens**
   (the row has a lowercase word that occurs in at most 1 % of the run's rows, min 1).
+* embedding clusters: for every embedding space of the workspace holding vectors of at
+  least half the run's rows, the rows' spherical k-means clusters at k = 2, 4 and 8
+  (coarse to fine; k at most rows / 10; :func:`errorscope.core.patterns.kmeans`),
+  ``c1`` .. ``ck``.
 * objects (spatial): **object size** (COCO: small < 32², medium < 96², large) and
   **aspect** (tall: h/w > 2, wide: w/h > 2, else regular).
 """
@@ -34,8 +38,10 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from errorscope.core.patterns import kmeans
 from errorscope.errors import NotFoundError
 from errorscope.store import analysis, catalog, results
+from errorscope.store import embeddings as spaces
 from errorscope.store.database import Database
 
 __all__ = ["Attribute", "Frame", "load_frame", "object_attributes", "row_attributes"]
@@ -313,6 +319,30 @@ def row_attributes(db: Database, frame: Frame, cache: Path) -> list[Attribute]:
         )  # fmt: skip
         if len(set(rare.tolist()) - {None}) > 1:
             out.append(Attribute("rare_tokens", "rare tokens", rare, {}))
+    out.extend(embedding_clusters(db, frame))
+    return out
+
+
+def embedding_clusters(db: Database, frame: Frame, *, k: int = 8) -> list[Attribute]:
+    """The cluster attribute of each embedding space covering half the frame's rows."""
+    out: list[Attribute] = []
+    for space in spaces.list_spaces(db):
+        ids, vectors = spaces.load_space(db, space)
+        ids = np.asarray(ids, np.int64)
+        pos = np.searchsorted(frame.row_ids, ids)
+        pos = np.clip(pos, 0, max(frame.n_rows - 1, 0))
+        hit = frame.row_ids[pos] == ids if frame.n_rows else np.zeros(len(ids), bool)
+        if hit.sum() < max(20, frame.n_rows // 2):
+            continue
+        matrix = np.asarray(vectors[hit], np.float64)
+        for kk in sorted({2, 4, k}):
+            if kk > int(hit.sum()) // 10:
+                continue
+            labels = kmeans(matrix, kk)
+            vals = np.full(frame.n_rows, None, dtype=object)
+            vals[pos[hit]] = [f"c{i + 1}" for i in labels]
+            label = f"embedding cluster ({space.name}, k={kk})"
+            out.append(Attribute(f"cluster{kk}:{space.name}", label, vals, {}))
     return out
 
 

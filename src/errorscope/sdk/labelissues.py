@@ -9,9 +9,12 @@ between label and prediction is a **labeling mistake** rather than a model error
   the evaluation's matches (:func:`errorscope.core.labelissues.object_issue_scores`):
   overlooked, swapped and badly located labels, cleanlab's object-detection issue
   types.
-* ``neighbours=True`` and an ``embeddings`` mapping (data row id -> vector) blend in
-  neighbour disagreement (:func:`errorscope.core.labelissues.neighbour_disagreement`) by
-  averaging it with the score of each labelled row.
+* an embedding space (``space``: the name of one of the workspace's spaces) or an
+  ``embeddings`` mapping (data row id -> vector) blends in neighbour disagreement
+  (:func:`errorscope.core.labelissues.neighbour_disagreement`: how many of the row's
+  nearest neighbours carry another label) by averaging it with the score of each
+  labelled object of a row that has a vector (meaningful for classification: one label
+  per row).
 
 Scores are in [0, 1], **higher = more likely a labeling mistake**; a row's score is its
 highest object score.
@@ -28,8 +31,10 @@ import numpy.typing as npt
 import pyarrow as pa
 
 from errorscope.core import labelissues as li
+from errorscope.core.query import Ids
 from errorscope.sdk.attributes import Frame, load_frame
 from errorscope.store import analysis
+from errorscope.store import embeddings as spaces
 from errorscope.store.database import Database
 
 __all__ = ["LabelIssueMixin", "LabelIssues"]
@@ -51,6 +56,14 @@ class LabelIssues:
         """Ids of the top ``fraction`` of rows by score (at least one row)."""
         n = max(1, round(fraction * self.rows.num_rows))
         return [int(i) for i in self.rows.column("data_row_id").to_pylist()[:n]]
+
+    def filter(self, min_score: float = 0.5) -> Ids:
+        """The rows scoring at least ``min_score``, as a query filter (gallery, slices)."""
+        ids = self.rows.column("data_row_id").to_pylist()
+        scores = self.rows.column("score").to_pylist()
+        return Ids(
+            tuple(sorted(int(i) for i, s in zip(ids, scores, strict=True) if s >= min_score))
+        )
 
 
 def _probabilities(db: Database, frame: Frame) -> dict[int, dict[str, float]]:
@@ -110,13 +123,17 @@ class LabelIssueMixin:
         self,
         run: str,
         *,
+        space: str | None = None,
         embeddings: Mapping[int, Any] | None = None,
         neighbours: int = 10,
     ) -> LabelIssues:
         """Label-mistake scores of ``run``'s stored evaluation (module docstring); with
-        ``embeddings`` (data row id -> vector), neighbour disagreement of the rows'
-        labels (k = ``neighbours``) is averaged in."""
+        an embedding ``space`` (or ``embeddings``: data row id -> vector), neighbour
+        disagreement of the rows' labels (k = ``neighbours``) is averaged in."""
         frame = load_frame(self.db, run)
+        if space is not None:
+            ids, vectors = spaces.load_space(self.db, spaces.get_space(self.db, space))
+            embeddings = {int(i): vectors[j] for j, i in enumerate(np.asarray(ids).tolist())}
         other_conf = np.where(
             np.array(
                 [o is not None and o != c for o, c in zip(frame.other, frame.cls, strict=True)],
