@@ -8,6 +8,7 @@ truth that changed exactly on those rows, the old labels kept in history."""
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import secrets
 import signal
@@ -20,10 +21,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import numpy as np
 import pytest
 
 import errorscope as es
 from errorscope.errors import ErrorscopeError
+from errorscope.labeling.brush import decode_brush, encode_brush
 from errorscope.labeling.labelstudio import LabelStudioClient, LabelStudioError
 from errorscope.labeling.lsformat import LsClass, label_config
 from tests.conftest import load_voc100
@@ -231,3 +234,35 @@ def test_label_studio_accepts_generated_configs(label_studio: tuple[str, str]) -
             assert client.project(pid)["label_config"] == label_config(classes, media)
         with pytest.raises(LabelStudioError, match="HTTP 400"):
             client.create_project("broken", "<View><Image name='image' value='$image'/>")
+
+
+def test_brush_rle_matches_label_studio_converter(tmp_path: Path) -> None:
+    """Our brush RLE against Label Studio's own converter, both ways."""
+    python = LS_BIN.parent / "python"
+    if not python.exists():
+        pytest.skip(f"Label Studio is not installed at {LS_BIN}: run `make labelstudio`")
+    rng = np.random.default_rng(1)
+    mask = rng.random((120, 90)) < 0.4
+    mask[10:100, 5:80] = True
+    ours = encode_brush(mask)
+    script = """
+import json, sys
+import numpy as np
+from label_studio_sdk.converter.brush import decode_rle, mask2rle
+data = json.load(open(sys.argv[1]))
+img = decode_rle(data["ours"]).reshape(data["h"], data["w"], 4)
+theirs = mask2rle((np.array(data["mask"], dtype=np.uint8) * 255))
+json.dump({"decoded": (img[:, :, 3] > 0).astype(int).tolist(), "theirs": theirs},
+          open(sys.argv[2], "w"))
+"""
+    (tmp_path / "in.json").write_text(
+        json.dumps({"ours": ours, "h": 120, "w": 90, "mask": mask.astype(int).tolist()})
+    )
+    subprocess.run(
+        [str(python), "-c", script, str(tmp_path / "in.json"), str(tmp_path / "out.json")],
+        check=True,
+        timeout=300,
+    )
+    out = json.loads((tmp_path / "out.json").read_text())
+    assert (np.array(out["decoded"], bool) == mask).all()
+    assert (decode_brush(out["theirs"], 120, 90) == mask).all()

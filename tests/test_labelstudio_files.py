@@ -11,10 +11,12 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 import errorscope as es
 from errorscope.errors import InvalidInputError
+from errorscope.labeling.brush import decode_brush, encode_brush
 from errorscope.labeling.lsformat import LsClass, control_name, label_config
 from tests.conftest import load_voc100, shared_path, snapshot
 
@@ -336,3 +338,34 @@ def test_classifications_and_config(ws: es.Workspace, tmp_path: Path) -> None:
         "BrushLabels": ["sky"],
         "KeyPointLabels": ["eye"],
     }
+
+
+def test_brush_rle_round_trip() -> None:
+    rng = np.random.default_rng(0)
+    for h, w in [(1, 1), (3, 5), (40, 70), (300, 300)]:
+        mask = rng.random((h, w)) < 0.3
+        mask[: h // 2, : w // 2] = True  # long runs too (over 2**16 values at 300x300)
+        rle = encode_brush(mask)
+        assert all(0 <= b <= 255 for b in rle)
+        assert (decode_brush(rle, h, w) == mask).all()
+    with pytest.raises(es.ErrorscopeError, match="the image needs"):
+        decode_brush(encode_brush(np.ones((2, 2), bool)), 3, 3)
+    with pytest.raises(es.ErrorscopeError, match="ends early"):
+        decode_brush(encode_brush(np.ones((20, 20), bool))[:-2], 20, 20)
+
+
+def test_coco_masks_through_label_studio_json(ws: es.Workspace, tmp_path: Path) -> None:
+    ws.import_coco(shared_path("coco-val2014-100", "instances_val2014_100.json"))
+    labels = ws.labels().to_pylist()
+    with_mask = {a["data_row_id"] for a in labels if a["kind"] == "mask"}
+    bad = {
+        a["data_row_id"] for a in labels if a["kind"] == "polygon" and len(a["coords"] or []) != 1
+    }
+    ids = sorted(with_mask - bad)[:4]
+    assert ids
+    ws.create_labeling_project("p")
+    ws.create_batch("masks", project="p", ids=ids)
+    _unchanged_round_trip(ws, "masks", "labelstudio", tmp_path)
+    tasks = json.loads((tmp_path / "masks.labelstudio").read_text())
+    types = {r["type"] for t in tasks for r in t["annotations"][0]["result"]}
+    assert "brushlabels" in types

@@ -9,8 +9,8 @@ kind        control (``from_name``)            result ``type``
 ==========  =================================  ==================================
 bbox        ``RectangleLabels name="box"``     ``rectanglelabels``
 polygon     ``PolygonLabels name="polygon"``   ``polygonlabels``
-mask        ``BrushLabels name="brush"``       ``brushlabels`` (config only: Label
-                                               Studio's brush RLE is not converted)
+mask        ``BrushLabels name="brush"``       ``brushlabels`` (Label Studio's
+                                               brush RLE, :mod:`.brush`)
 point       ``KeyPointLabels name="point"``    ``keypointlabels``
 text_span   ``Labels name="span"`` on Text     ``labels`` (``start``/``end``)
 radio       ``Choices name="choice_<class>"``  ``choices`` (single)
@@ -30,8 +30,10 @@ from dataclasses import dataclass
 from typing import Any
 from xml.sax.saxutils import quoteattr
 
-from errorscope.core.types import Kind, MediaType
-from errorscope.errors import InvalidInputError
+from errorscope.core.geometry import decode_rle, encode_mask, rle_bbox
+from errorscope.core.types import Kind, MediaType, kind_family
+from errorscope.errors import ErrorscopeError, InvalidInputError
+from errorscope.labeling.brush import decode_brush, encode_brush
 
 __all__ = [
     "CONTROL_TYPES",
@@ -168,6 +170,16 @@ def task_results(
                     piece["score"] = float(a["confidence"])
                 out.append(piece)
             continue
+        elif kind == Kind.MASK:
+            if (a["rle_h"], a["rle_w"]) != (int(h), int(w)):
+                raise InvalidInputError(
+                    f"mask is {a['rle_w']}x{a['rle_h']}, image {row.global_key!r} is "
+                    f"{int(w)}x{int(h)}",
+                    field="mask",
+                )
+            mask = decode_rle(a["rle_counts"], int(h), int(w))
+            res["type"] = "brushlabels"
+            res["value"] = {"format": "rle", "rle": encode_brush(mask), "brushlabels": [cls.name]}
         elif kind == Kind.POINT:
             x, y = a["coords"][0][0], a["coords"][0][1]
             res["type"] = "keypointlabels"
@@ -291,6 +303,9 @@ def annotations_from_tasks(
             "span_start",
             "span_end",
             "answers",
+            "rle_counts",
+            "rle_h",
+            "rle_w",
         )
     }
     completed: list[tuple[int, int]] = []
@@ -393,8 +408,31 @@ def annotations_from_tasks(
                 if not isinstance(picked, list) or not all(isinstance(x, str) for x in picked):
                     raise fail(where, "value.choices", "expected a list of option names")
                 add(cls.name, Kind.RADIO, answers=picked)
-            else:
-                raise fail(where, "type", "brush masks cannot be imported from Label Studio yet")
+            else:  # brushlabels
+                if value.get("format", "rle") != "rle" or not isinstance(value.get("rle"), list):
+                    raise fail(where, "value.rle", "expected a brush RLE list ('format': 'rle')")
+                if not (w and h):
+                    raise fail(where, "original_width", "the image size is unknown")
+                try:
+                    mask = decode_brush(value["rle"], int(h), int(w))
+                except ErrorscopeError as exc:
+                    raise fail(where, "value.rle", str(exc)) from None
+                if not mask.any():
+                    raise fail(where, "value.rle", "the brush mask is empty")
+                counts = encode_mask(mask)
+                x1, y1, x2, y2 = rle_bbox(counts, int(h), int(w))
+                name = _label_of(value, typ, where, fail)
+                add(
+                    name,
+                    Kind.MASK,
+                    rle_counts=counts,
+                    rle_h=int(h),
+                    rle_w=int(w),
+                    x1=x1,
+                    y1=y1,
+                    x2=x2,
+                    y2=y2,
+                )
     return cols, completed
 
 
@@ -413,12 +451,14 @@ def _add(
     if name not in classes:
         raise fail(where, f"value.{typ}", f"unknown class {name!r}")
     have = classes[name].kind
-    if have != kind and not (kind == Kind.RADIO and have == Kind.CHECKLIST):
+    if kind_family(have) != kind_family(kind):
         raise fail(where, "type", f"class {name!r} is a {have} class, not {kind}")
+    if kind_family(kind) != "spatial":
+        kind = have  # choices carry radio or checklist answers: the class says which
     for c in cols:
         if c not in ("line", "row_id", "class_name", "kind"):
             cols[c].append(geo.get(c))
     cols["line"].append(line)
     cols["row_id"].append(rid)
     cols["class_name"].append(name)
-    cols["kind"].append(have)
+    cols["kind"].append(kind)

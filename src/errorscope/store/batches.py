@@ -271,7 +271,10 @@ def _fingerprint(rec: dict[str, Any]) -> tuple[Any, ...]:
             return tuple(norm(x) for x in v)
         return v
 
-    return tuple(norm(rec.get(c)) for c in _FP_COLS)
+    mask = rec.get("kind") == "mask"  # a mask is its pixels: sources disagree on its box
+    return tuple(
+        None if mask and c in ("x1", "y1", "x2", "y2") else norm(rec.get(c)) for c in _FP_COLS
+    )
 
 
 def _fingerprints(table: pa.Table, rows: Any) -> dict[int, list[tuple[Any, ...]]]:
