@@ -42,6 +42,16 @@ METRICS = [
     ("Classifications", "errorscope.core.classmetrics", "errorscope evaluate"),
     ("PASCAL VOC AP", "errorscope.core.vocap", "errorscope evaluate"),
     ("Precision/recall curves", "errorscope.sdk.curves", "errorscope evaluate"),
+    (
+        "Intervals, run deltas and the CI gate",
+        "errorscope.sdk.uncertainty",
+        "errorscope check",
+    ),
+    ("Statistical methods", "errorscope.core.stats", "errorscope intervals"),
+    ("Failure patterns", "errorscope.core.patterns", "errorscope patterns"),
+    ("Pattern attributes", "errorscope.sdk.attributes", "errorscope patterns"),
+    ("Label mistakes vs model errors", "errorscope.core.labelissues", "errorscope label-issues"),
+    ("Label-issue scores of a run", "errorscope.sdk.labelissues", "errorscope label-issues"),
 ]
 
 METRICS_HEADER = """# Metrics
