@@ -11,7 +11,9 @@ from click.testing import CliRunner
 import errorscope as es
 from errorscope.cli import cli
 from errorscope.errors import ConflictError, ErrorscopeError, NotFoundError
+from errorscope.server import create_app
 from tests.conftest import load_voc100
+from tests.test_server import Client
 
 pytestmark = pytest.mark.shared_data
 
@@ -115,3 +117,31 @@ def test_batch_cli(voc: es.Workspace, tmp_path: Path) -> None:
         ],
     )
     assert res.exit_code != 0
+
+
+def test_batch_api(voc: es.Workspace) -> None:
+    path = voc.path
+    voc.close()
+    client = Client(create_app(path))
+    try:
+        body = {"name": "sel", "project": "p", "ids": [3, 1, 2], "priority": 2}
+        r = client.post("/api/batches", json=body)
+        assert r.status_code == 201, r.text
+        assert r.json()["rows"] == [1, 2, 3]
+        f = {"type": "metric", "name": "fn", "lo": 2}
+        r = client.post(
+            "/api/batches",
+            json={"name": "f", "project": "p", "run": "det", "filter": f, "priority": 1},
+        )
+        assert r.status_code == 201, r.text
+        assert set(r.json()["skipped_in_project"]) <= {1, 2, 3}
+        assert client.post("/api/batches", json=body).status_code == 409
+        bad = client.post("/api/batches", json={**body, "name": "x", "priority": 9})
+        assert bad.status_code == 400
+        listed = client.get("/api/batches").json()
+        assert [b["name"] for b in listed] == ["f", "sel"]
+        assert client.get("/api/labeling-projects").json() == [
+            {"name": "p", "backend": "files", "config": {}}
+        ]
+    finally:
+        client.close()

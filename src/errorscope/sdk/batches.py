@@ -38,7 +38,7 @@ import pyarrow.compute as pc
 from errorscope.core.query import Filter, SliceMember
 from errorscope.core.types import ANNOTATION_SCHEMA
 from errorscope.core.validate import conform, validate_annotations
-from errorscope.errors import ErrorscopeError, InvalidInputError, NotFoundError
+from errorscope.errors import ConflictError, ErrorscopeError, InvalidInputError, NotFoundError
 from errorscope.ingest.common import Parsed
 from errorscope.labeling.files import read_tasks, write_tasks
 from errorscope.labeling.labelstudio import LabelStudioClient
@@ -157,6 +157,8 @@ class BatchMixin:
         if sum(given) != 1:
             raise ErrorscopeError("choose the rows by exactly one of ids, filter, slice, similar")
         store.get_project(self.db, project)
+        if any(b.name == name for b in store.list_batches(self.db)):
+            raise ConflictError(f"a batch named {name!r} already exists")
         if run is not None:
             catalog.get_run(self.db, run)
         origin: dict[str, Any]
