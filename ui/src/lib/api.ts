@@ -77,6 +77,8 @@ export const api = {
     ),
   evaluation: (run: string) => call<Record<string, unknown>>(`/api/runs/${enc(run)}/evaluation`),
   curves: (run: string) => call<Curves>(`/api/runs/${enc(run)}/curves?iou=0.5&iou=0.75`),
+  compare: (a: string, b: string) =>
+    call<Record<string, unknown>>(`/api/compare?a=${enc(a)}&b=${enc(b)}`),
   slices: () => call<{ slices: SliceInfo[] }>('/api/slices?ready_made=true').then((r) => r.slices),
   saveSlice: (body: NewSlice) => post<SliceInfo>('/api/slices', body),
   embeddings: () => call<Record<string, unknown>>('/api/embeddings'),
