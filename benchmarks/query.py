@@ -29,6 +29,7 @@ import platform
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -112,31 +113,34 @@ def _free_port() -> int:
 
 @contextlib.contextmanager
 def serve(path: Path) -> Iterator[str]:
-    port = _free_port()
-    exe = Path(sys.executable).with_name("errorscope")
-    proc = subprocess.Popen(
-        [str(exe), "serve", "-w", str(path), "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    base = f"http://127.0.0.1:{port}"
+    """``errorscope serve`` on a free loopback port, until the block ends."""
     import httpx
 
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                httpx.get(f"{base}/api/info", timeout=1).raise_for_status()
-                break
-            except httpx.TransportError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    err = proc.stderr.read().decode() if proc.stderr else ""
-                    raise RuntimeError(f"server did not start: {err}") from None
-                time.sleep(0.2)
-        yield base
-    finally:
-        proc.terminate()
-        proc.wait(30)
+    port = _free_port()
+    exe = Path(sys.executable).with_name("errorscope")
+    base = f"http://127.0.0.1:{port}"
+    # the access log goes to a file: a pipe that nobody reads fills up and stalls the server
+    with tempfile.TemporaryFile() as log:
+        proc = subprocess.Popen(
+            [str(exe), "serve", "-w", str(path), "--port", str(port)],
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+        )
+        try:
+            deadline = time.monotonic() + 900
+            while True:
+                try:
+                    httpx.get(f"{base}/api/info", timeout=60).raise_for_status()
+                    break
+                except httpx.TransportError:
+                    if proc.poll() is not None or time.monotonic() > deadline:
+                        log.seek(0)
+                        raise RuntimeError(f"no server: {log.read().decode()}") from None
+                    time.sleep(0.5)
+            yield base
+        finally:
+            proc.terminate()
+            proc.wait(30)
 
 
 def percentiles(samples: list[float]) -> tuple[float, float]:

@@ -59,21 +59,30 @@ SIDES = ("label", "prediction")
 @dataclass
 class ClassTable:
     """Rows of a per-(row, group) table sorted by group then row: ``row`` holds row
-    positions (into :attr:`RowIndex.ids`), ``group`` the group code, ``ptr`` maps a group
-    to its slice, ``values`` the columns."""
+    positions (into :attr:`RowIndex.ids`, of ``n_rows`` rows), ``group`` the group code,
+    ``values`` the columns. Derived on construction: ``ptr``, each group's slice (for
+    "the rows of group g"), and a by-row view (``by_row`` entry order, ``indptr`` per
+    row) so that aggregating over a few rows touches only their entries."""
 
     row: npt.NDArray[np.int32]
     group: npt.NDArray[np.int64]
     values: dict[str, F64]
+    n_rows: int
     ptr: dict[int, tuple[int, int]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if len(self.group):
             starts = np.flatnonzero(np.r_[True, self.group[1:] != self.group[:-1]])
-            ends = np.r_[starts[1:], len(self.group)]
-            self.ptr = {
-                int(self.group[s]): (int(s), int(e)) for s, e in zip(starts, ends, strict=True)
-            }
+            ends = np.r_[starts[1:], len(self.group)].astype(np.int64)
+        else:
+            starts = ends = np.zeros(0, np.int64)
+        self.codes = self.group[starts]
+        self.ptr = {
+            int(c): (int(s), int(e)) for c, s, e in zip(self.codes, starts, ends, strict=True)
+        }
+        self.dense = np.repeat(np.arange(len(starts)), ends - starts)
+        self.by_row = np.argsort(self.row, kind="stable")
+        self.indptr = np.searchsorted(self.row[self.by_row], np.arange(self.n_rows + 1))
 
     def rows_of(self, group: int) -> npt.NDArray[np.int32]:
         s, e = self.ptr.get(group, (0, 0))
@@ -83,18 +92,35 @@ class ClassTable:
         s, e = self.ptr.get(group, (0, 0))
         return self.values[name][s:e]
 
+    def entries(self, mask: Mask) -> npt.NDArray[np.intp] | None:
+        """The entries of the rows in ``mask`` (None: every entry)."""
+        rows = np.flatnonzero(mask)
+        if len(rows) == self.n_rows:
+            return None
+        start = self.indptr[rows]
+        length = self.indptr[rows + 1] - start
+        total = int(length.sum())
+        shift = np.repeat(start - np.r_[0, np.cumsum(length)[:-1]], length)
+        found: npt.NDArray[np.intp] = self.by_row[np.arange(total) + shift]
+        return found
+
     def grouped(self, mask: Mask, columns: tuple[str, ...]) -> tuple[I64, I64, dict[str, F64]]:
         """Over the entries of rows in ``mask``: each group present, how many rows it
-        has, and the sums of ``columns``, in group order. O(entries), no sort: the
-        table is sorted by group already."""
-        sel = mask[self.row]
-        g = self.group[sel]
-        if not len(g):
-            return np.zeros(0, np.int64), np.zeros(0, np.int64), {c: np.zeros(0) for c in columns}
-        starts = np.flatnonzero(np.r_[True, g[1:] != g[:-1]])
-        rows = np.diff(np.r_[starts, len(g)])
-        sums = {c: np.add.reduceat(self.values[c][sel], starts) for c in columns}
-        return g[starts], rows.astype(np.int64), sums
+        has, and the sums of ``columns``, in group order. O(entries of those rows)."""
+        idx = self.entries(mask)
+        n = len(self.codes)
+        dense = self.dense if idx is None else self.dense[idx]
+        rows = np.bincount(dense, minlength=n)
+        sums: dict[str, F64] = {}
+        for c in columns:
+            weights = self.values[c] if idx is None else self.values[c][idx]
+            sums[c] = np.bincount(dense, weights=weights, minlength=n).astype(np.float64)
+        present = rows > 0
+        return (
+            self.codes[present],
+            rows[present].astype(np.int64),
+            {c: v[present] for c, v in sums.items()},
+        )
 
 
 @dataclass

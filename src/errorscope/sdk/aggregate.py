@@ -72,10 +72,9 @@ class AggregateMixin:
         total, labels, preds = agg.class_counts(self.db, run_id, where)
         evaluated = load_evaluation(self.db, run_id) is not None
         by_pred: dict[str, list[str | None]] = {}
-        if evaluated:
-            for g, p, _, _ in agg.confusion_cells(self.db, run_id, where)[1]:
-                if p is not None:
-                    by_pred.setdefault(p, []).append(g)
+        if evaluated:  # cells that hold no matching row add nothing to a bar's filter
+            for g, p in agg.confusion_pairs(self.db, run_id):
+                by_pred.setdefault(p, []).append(g)
 
         def pred_filter(name: str) -> Filter:
             # kept predictions are exactly those in some confusion-matrix cell

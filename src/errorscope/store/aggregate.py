@@ -13,7 +13,7 @@ import numpy as np
 from errorscope.core.query import Filter
 from errorscope.core.rowindex import bin_counts
 from errorscope.store.database import Database
-from errorscope.store.queryindex import index_mask
+from errorscope.store.queryindex import index_mask, load_index
 
 __all__ = [
     "Aggregates",
@@ -21,6 +21,7 @@ __all__ = [
     "class_counts",
     "class_scores",
     "confusion_cells",
+    "confusion_pairs",
     "run_aggregate",
     "run_histogram",
 ]
@@ -74,6 +75,17 @@ def confusion_cells(
     ]
     cells.sort(key=lambda c: (c[0] is None, c[0] or "", c[1] is None, c[1] or ""))
     return int(mask.sum()), cells
+
+
+def confusion_pairs(db: Database, run_id: int) -> list[tuple[str | None, str]]:
+    """Every (gt class or None, predicted class) cell the run's evaluation has, anywhere."""
+    index = load_index(db, run_id)
+    names = {v: k for k, v in index.class_ids.items()}
+    return [
+        (None if int(c) // _SIDE == 0 else names[int(c) // _SIDE - 1], names[int(c) % _SIDE - 1])
+        for c in index.confusion.codes
+        if int(c) % _SIDE != 0
+    ]
 
 
 def run_aggregate(db: Database, run_id: int, where: Filter | None) -> Aggregates:

@@ -128,7 +128,7 @@ def _table(ids: npt.NDArray[np.int64], cols: dict[str, npt.NDArray[Any]]) -> Cla
     ok[ok] = ids[pos[ok]] == row_ids[ok]
     group = np.asarray(cols.pop("grp"), np.int64)[ok]
     values = {k: np.asarray(v, np.float64)[ok] for k, v in cols.items()}
-    return ClassTable(pos[ok].astype(np.int32), group, values)
+    return ClassTable(pos[ok].astype(np.int32), group, values, len(ids))
 
 
 def _build(db: Database, run: int) -> RowIndex:
@@ -257,10 +257,30 @@ def sort_key(db: Database, index: RowIndex, run_id: int, sort: Sort) -> SortKey 
     return SortKey(out, labels)
 
 
+_MASKS_KEPT = 8
+
+
 def index_mask(db: Database, run_id: int, where: Filter | None) -> tuple[RowIndex, Any]:
-    """The run's index and the mask of its rows matching ``where``."""
+    """The run's index and the mask of its rows matching ``where``. The last few masks
+    are kept (filters are hashable values), so the gallery, the counts, the confusion
+    matrix and the histograms of one view compute theirs once."""
     index = load_index(db, run_id)
-    return index, index.mask(where, lambda f: leaf_ids(db, run_id, f))
+    key = ("row-masks", int(run_id))
+    cached = db.derived.get(key)
+    masks: dict[Filter | None, Any] = {}
+    if cached is not None and cached[0] == db.generation and cached[1][0] is index:
+        masks = cached[1][1]
+    if where in masks:
+        mask = masks.pop(where)
+    else:
+        mask = index.mask(where, lambda f: leaf_ids(db, run_id, f))
+        mask.flags.writeable = False
+    masks[where] = mask  # most recent last
+    while len(masks) > _MASKS_KEPT:
+        del masks[next(iter(masks))]
+    if not db.in_transaction:
+        db.derived[key] = (db.generation, (index, masks))
+    return index, mask
 
 
 def index_query(
