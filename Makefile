@@ -1,5 +1,5 @@
 # Two commands do all set-up on a fresh machine (Python 3.11+):
-#   make demo   install, import real data into ./demo-workspace, show what is in it
+#   make demo   install, build the demo workspace (three real cases) and open the UI on it
 #   make test   install with dev tools, then lint, type-check and run every test
 PYTHON ?= python3
 VENV ?= .venv
@@ -10,7 +10,7 @@ BIN := $(VENV)/bin
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev,bench,embed]'
+	$(BIN)/pip install --quiet -e '.[dev,bench,embed,demo]'
 	touch $@
 
 install: $(BIN)/.installed
@@ -49,7 +49,7 @@ pytest: install labelstudio ui chromium
 test: labelstudio lint typecheck pytest
 
 demo: install ui-build
-	$(BIN)/python scripts/demo.py demo-workspace
+	$(BIN)/errorscope demo -w demo-workspace
 
 bench: install
 	$(BIN)/python benchmarks/ingest.py

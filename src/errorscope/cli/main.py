@@ -76,6 +76,7 @@ def _register_subcommands() -> None:
     from errorscope.cli import (
         batches,
         compare,
+        demo,
         evaluate,
         exports,
         imports,
@@ -96,6 +97,7 @@ def _register_subcommands() -> None:
     cli.add_command(rows.aggregate)
     cli.add_command(slices.slice_group)
     cli.add_command(compare.compare)
+    cli.add_command(demo.demo)
     cli.add_command(batches.batch_group)
     for command in (patterns.patterns, patterns.label_issues, patterns.intervals, patterns.check):
         cli.add_command(command)

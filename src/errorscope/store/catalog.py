@@ -181,6 +181,13 @@ def add_run_rows(db: Database, run_id: int, table_sql: str) -> None:
     )
 
 
+def add_dataset_to_run(db: Database, run_id: int, dataset_id: int) -> None:
+    """Add every row of the dataset to the run (rows where the model found nothing too)."""
+    add_run_rows(
+        db, run_id, f"SELECT id AS data_row_id FROM data_rows WHERE dataset_id = {int(dataset_id)}"
+    )
+
+
 def assign_random_splits(
     db: Database,
     run_id: int,
