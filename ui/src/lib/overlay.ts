@@ -21,8 +21,33 @@ export function status(a: Annotation): string {
   return a.evaluation?.status ?? 'none';
 }
 
-export function shapeOf(a: Annotation, side: Side, colorBy: 'class' | 'result', classes: string[]): Shape {
-  const color = colorBy === 'result' ? resultColor(status(a)) : classColor(a.class_name, classes);
+/** The color of an object: by its class, its result (TP/FP/FN) or its error type. */
+export function colorOf(a: Annotation, colorBy: 'class' | 'result' | 'error', classes: string[]): string {
+  if (colorBy === 'result') return resultColor(status(a));
+  if (colorBy === 'error') {
+    const e = a.evaluation;
+    if (!e || e.status === 'TP' || e.status === 'ignored' || !e.error_type) return resultColor(e?.status);
+    return ERROR_COLORS[e.error_type] ?? classColor(e.error_type);
+  }
+  return classColor(a.class_name, classes);
+}
+
+/** Error types (core/matching, core/textmetrics) each with its own color. */
+export const ERROR_COLORS: Record<string, string> = {
+  classification: '#9467bd',
+  localisation: '#e377c2',
+  wrong_type: '#9467bd',
+  boundary: '#e377c2',
+  wrong_type_and_boundary: '#8c564b',
+  spurious: '#d62728',
+  both: '#8c564b',
+  duplicate: '#bcbd22',
+  background: '#d62728',
+  missed: '#ff7f0e',
+};
+
+export function shapeOf(a: Annotation, side: Side, colorBy: 'class' | 'result' | 'error', classes: string[]): Shape {
+  const color = colorOf(a, colorBy, classes);
   const base = { key: `${side}-${a.id}`, side, ann: a, color };
   const kind = a.kind.toLowerCase();
   if (kind === 'mask' && a.rle_counts && a.rle_h && a.rle_w) return { ...base, kind: 'mask' };

@@ -55,3 +55,12 @@ describe('URL state', () => {
     expect(buildFilter(defaultState())).toBeNull();
   });
 });
+
+describe('color modes', () => {
+  it('keeps the error-type coloring in the URL', () => {
+    const s = { ...defaultState(), colorBy: 'error' as const };
+    expect(formatState(s)).toBe('?color=error');
+    expect(parseState('?color=error').colorBy).toBe('error');
+    expect(parseState('?color=bogus').colorBy).toBe('class');
+  });
+});

@@ -5,7 +5,7 @@ import type { Filter } from './types';
 
 export const VIEWS = ['gallery', 'metrics', 'projector'] as const;
 export type View = (typeof VIEWS)[number];
-export type ColorBy = 'class' | 'result';
+export type ColorBy = 'class' | 'result' | 'error';
 
 export interface ViewState extends FilterState {
   run: string | null;
@@ -89,7 +89,8 @@ export function parseState(search: string): ViewState {
   s.sort = p.get('sort');
   const row = p.get('row');
   if (row !== null && /^\d+$/.test(row)) s.row = Number(row);
-  if (p.get('color') === 'result') s.colorBy = 'result';
+  const color = p.get('color');
+  if (color === 'result' || color === 'error') s.colorBy = color;
   const hide = p.getAll('hide');
   s.showGt = !hide.includes('gt');
   s.showPred = !hide.includes('pred');
