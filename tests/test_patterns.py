@@ -185,3 +185,25 @@ def test_embedding_clusters_find_the_planted_group(ws: es.Workspace, tmp_path: P
     assert {keys[i] for i in clustered[0].row_ids} <= night
     assert "embedding cluster (lighting" in clustered[0].description
     assert _ids(ws, "det", clustered[0].filter) == set(clustered[0].row_ids)
+
+
+def test_span_run_patterns_and_label_issues(ws: es.Workspace) -> None:
+    """The real conll2000 chunker: span error types and text attributes are candidates,
+    every described pattern selects exactly its rows."""
+    conll = shared_path("conll2000-chunking", "ground_truth.txt")
+    ws.import_conll(conll, column=3)
+    ws.import_conll(conll, column=4, run="chunker")
+    ws.evaluate("chunker")
+    found = ws.patterns("chunker", top=10, min_support=3)
+    assert found
+    kinds = {p.what["kind"] for p in found}
+    assert kinds <= {"confusion", "spurious", "error_type", "any"}
+    keys = {w["key"] for p in found for w in p.where}
+    assert keys <= {"text_length", "rare_tokens", "split"}
+    for p in found:
+        assert _ids(ws, "chunker", p.filter) == set(p.row_ids), p.description
+        assert 0.0 <= p.p_adjusted <= 1.0
+    issues = ws.label_issues("chunker")
+    spans = issues.objects.to_pylist()
+    assert {o["kind"] for o in spans} <= {"", "overlooked", "swapped", "badly_located"}
+    assert any(o["kind"] == "badly_located" for o in spans)

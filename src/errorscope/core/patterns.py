@@ -181,6 +181,17 @@ def whats(units: Units, *, min_events: int = 3) -> list[tuple[What, Mask, Mask]]
     return out
 
 
+def _cross_counts(a: Mask, b: Mask, chunk: int = 65536) -> I64:
+    """``a @ b.T`` for boolean (p, M) and (q, M): counts of joint membership, summed over
+    chunks of units (float32 products are exact below 2**24 per chunk)."""
+    out = np.zeros((a.shape[0], b.shape[0]), np.int64)
+    for start in range(0, a.shape[1], chunk):
+        sl = slice(start, start + chunk)
+        prod = a[:, sl].astype(np.float32) @ b[:, sl].astype(np.float32).T
+        out += np.rint(prod).astype(np.int64)
+    return out
+
+
 def _none(units: Units) -> Mask:
     return np.array([o is None for o in units.other], dtype=bool)
 
@@ -198,22 +209,26 @@ def find_patterns(
     confidence: float = 0.95,
     kinds: tuple[str, ...] = ("confusion", "spurious", "error_type", "any"),
     min_rows: int = 3,
+    max_whats: int = 200,
 ) -> tuple[list[Candidate], int]:
     """Test every what x (one or two) conditions and rank them (module docstring).
 
     ``conditions``: (condition, mask over ``units``) pairs; conditions with the same
     ``key`` are never combined. ``kinds``: the kinds of *what* searched. A pattern needs
     ``min_events`` errors spread over at least ``min_rows`` data rows (one image full of
-    errors is not a pattern). Returns ``(ranked candidates, family size)``; each
-    candidate carries its ``p_value``, Holm/BH ``p_adjusted`` in [0, 1] (small = real),
-    ``significant`` and ``score`` (>= 0, higher = worse and bigger)."""
+    errors is not a pattern). At most ``max_whats`` whats (the most frequent) are tested.
+    Returns ``(ranked candidates, family size)``; each candidate carries its
+    ``p_value``, Holm/BH ``p_adjusted`` in [0, 1] (small = real), ``significant`` and
+    ``score`` (>= 0, higher = worse and bigger)."""
     if correction not in ("holm", "bh"):
         raise ValueError(f"correction must be 'holm' or 'bh', not {correction!r}")
     found = [f for f in whats(units, min_events=min_events) if f[0].kind in kinds]
+    if len(found) > max_whats:  # the most frequent kinds of error
+        found = sorted(found, key=lambda f: -int(f[2].sum()))[:max_whats]
     if not found or not conditions:
         return [], 0
-    elig = np.array([e for _, e, _ in found], dtype=np.float32)
-    event = np.array([v for _, _, v in found], dtype=np.float32)
+    elig = np.array([e for _, e, _ in found], dtype=bool)
+    event = np.array([v for _, _, v in found], dtype=bool)
     groups: list[tuple[tuple[Where, ...], Mask]] = [((w,), m) for w, m in conditions]
     if max_conditions >= 2:
         pool = sorted(conditions, key=lambda c: -int(c[1].sum()))[:pair_pool]
@@ -222,9 +237,9 @@ def find_patterns(
                 both = m1 & m2
                 if both.sum() >= min_support:
                     groups.append(((w1, w2), both))
-    gmat = np.array([m for _, m in groups], dtype=np.float32)
-    n_in = np.rint(elig @ gmat.T).astype(np.int64)  # (whats, groups)
-    k_in = np.rint(event @ gmat.T).astype(np.int64)
+    gmat = np.array([m for _, m in groups], dtype=bool)
+    n_in = _cross_counts(elig, gmat)  # (whats, groups)
+    k_in = _cross_counts(event, gmat)
     n_out = elig.sum(axis=1).astype(np.int64)[:, None] - n_in
     k_out = event.sum(axis=1).astype(np.int64)[:, None] - k_in
     tested = (n_in >= min_support) & (n_out >= min_support)
