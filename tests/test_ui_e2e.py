@@ -314,6 +314,9 @@ def test_opening_a_row_shows_all_its_objects(page: Any, served: Served, shots: P
     )
     assert sorted(statuses) == sorted(p["evaluation"]["status"] for p in row["predictions"])
     assert f"row={row_id}" in page.url
+    page.reload()  # the open row is part of the view
+    detail.locator("[data-testid=object-row]").nth(labels + preds - 1).wait_for()
+    assert detail.get_by_test_id("detail-key").inner_text() == row["global_key"]
 
     detail.locator("[data-testid=shape-gt] rect").first.hover(force=True)
     tip = page.get_by_test_id("hover-tip").inner_text()  # the topmost object under the mouse
