@@ -54,7 +54,7 @@ CASES: tuple[DemoCase, ...] = (
         "nuclei",
         "nuclei-watershed",
         "nuclei instance masks vs a scikit-image watershed",
-        {"split": "valid", "sort": "iou:asc", "color": "result"},
+        {"sort": "iou:asc", "color": "result"},
     ),
     DemoCase(
         "digits",

@@ -84,6 +84,7 @@ def build(ws: Workspace, media: Path) -> dict[str, Any]:
             "custom_metrics": metrics,
         }
     )
+    ws.create_run(RUN, model="sklearn-lda", config={"cv": 5, "features": "64 pixels / 16"})
     ws.add_predictions(
         RUN, predictions, source="sklearn LinearDiscriminantAnalysis, cross_val_predict(cv=5)"
     )

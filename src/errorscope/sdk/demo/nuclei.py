@@ -130,6 +130,11 @@ def build(ws: Workspace, media: Path) -> dict[str, Any]:
             pred += _objects(predicted[window], key, scores)
     ws.add_data_rows(rows, dataset=DATASET, source=str(image_file))
     ws.add_labels(gt, source=str(mask_file))
+    ws.create_run(
+        RUN,
+        model="skimage-watershed",
+        config={"sigma": 1.5, "threshold": "otsu", "min_distance": 5},
+    )
     ws.add_predictions(RUN, pred, source="scikit-image watershed")
     ws.assign_splits(RUN, seed=0)
     summary = ws.evaluate(RUN, iou_type="segm", confidence=0.0)

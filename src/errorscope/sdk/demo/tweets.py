@@ -143,6 +143,7 @@ def build(ws: Workspace, media: Path) -> dict[str, Any]:
             if e.label_ in PREDICTED
         ]
     report("tweets: spaCy en_core_web_sm", len(tweets), len(tweets))
+    ws.create_run(RUN, model="spacy-en_core_web_sm", config={"package": MODEL})
     ws.add_predictions(RUN, predictions, source=f"spaCy {MODEL} {nlp.meta.get('version', '')}")
     # tweets where spaCy found nothing belong to the run too (its misses are there)
     run_id = ws.run(RUN).id
