@@ -77,6 +77,7 @@ def _register_subcommands() -> None:
         batches,
         compare,
         demo,
+        embeddings,
         evaluate,
         exports,
         imports,
@@ -100,6 +101,9 @@ def _register_subcommands() -> None:
     cli.add_command(demo.demo)
     cli.add_command(batches.batch_group)
     for command in (patterns.patterns, patterns.label_issues, patterns.intervals, patterns.check):
+        cli.add_command(command)
+    imports.import_group.add_command(embeddings.import_embeddings)
+    for command in (embeddings.embed, embeddings.similar, embeddings.project, embeddings.spaces):
         cli.add_command(command)
 
 

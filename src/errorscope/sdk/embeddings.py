@@ -32,7 +32,7 @@ from errorscope.embed.projection import METHODS, project
 from errorscope.embed.vectors import VectorFile, check_vectors, read_vectors
 from errorscope.errors import InvalidInputError, InvalidQueryError, NotFoundError
 from errorscope.sdk.slices import as_filter, resolve_slices
-from errorscope.sdk.spaces import Combine, anchor_vectors, nearest, open_space
+from errorscope.sdk.spaces import Combine, anchor_vectors, forget, nearest, open_space
 from errorscope.store import catalog
 from errorscope.store import embeddings as store
 from errorscope.store.database import Database
@@ -120,6 +120,7 @@ class EmbeddingsMixin:
 
     def delete_embedding_space(self, name: str) -> None:
         """Delete a space with its vectors, index and projections."""
+        forget(self.db, name)
         store.delete_space(self.db, name)
 
     # -- writing ---------------------------------------------------------------------------
@@ -300,6 +301,7 @@ class EmbeddingsMixin:
                 )
             vectors = vectors.astype(np.float16)
         report("resolving rows", 1, 1)
+        forget(self.db, space)
         row = store.write_space(
             self.db,
             name=space,
@@ -354,8 +356,8 @@ class EmbeddingsMixin:
             where = resolve_slices(self.db, as_filter(filter))
             allowed = store.filter_row_ids(self.db, opened.space.dataset_id, run_id, where)
         hits = nearest(opened, queries, k, combine=combine, exclude=exclude, allowed=allowed)
-        keys = store.row_keys(self.db, [i for i, _ in hits])
-        return [SimilarRow(i, keys.get(i), float(d)) for i, d in hits]
+        keys = opened.global_keys(self.db, [i for i, _ in hits])
+        return [SimilarRow(i, key, float(d)) for (i, d), key in zip(hits, keys, strict=True)]
 
     def _embed_text(self, space: store.SpaceRow, text: str) -> npt.NDArray[np.float32]:
         if space.source != "text-minilm":

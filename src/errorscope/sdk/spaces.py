@@ -11,6 +11,7 @@ used first out), keyed by the space's directory, which a replaced space never re
 
 from __future__ import annotations
 
+import weakref
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
+import pyarrow as pa
 
 from errorscope.core.query import And, Filter, Ids, Not, Or, Similar
 from errorscope.embed.index import EXACT_MAX, ExactIndex, HnswIndex, Index, normalize
@@ -29,6 +31,7 @@ __all__ = [
     "Combine",
     "OpenSpace",
     "anchor_vectors",
+    "forget",
     "nearest",
     "open_space",
     "resolve_similar",
@@ -38,6 +41,8 @@ Combine = Literal["mean", "union"]
 MAX_ANCHORS = 20
 _CACHE_SIZE = 4
 _CACHE: OrderedDict[tuple[str, str], OpenSpace] = OrderedDict()
+#: Space rows by name, per open database (a workspace has one writer: this process).
+_ROWS: weakref.WeakKeyDictionary[Database, dict[str, store.SpaceRow]] = weakref.WeakKeyDictionary()
 
 
 @dataclass
@@ -46,11 +51,32 @@ class OpenSpace:
     ids: npt.NDArray[np.int64]
     vectors: npt.NDArray[Any]
     index: Index
+    keys: pa.Array | None = None  # global keys aligned with ids, loaded on first use
+
+    def global_keys(self, db: Database, ids: Sequence[int]) -> list[str | None]:
+        """The global keys of some of the space's rows."""
+        if self.keys is None:
+            self.keys = store.space_keys(db, self.ids)
+        pos = np.searchsorted(self.ids, np.asarray(ids, dtype=np.int64))
+        out: list[str | None] = self.keys.take(pa.array(pos, pa.int64())).to_pylist()
+        return out
 
 
-def open_space(db: Database, name: str, *, build: bool = True) -> OpenSpace:
+def forget(db: Database, name: str) -> None:
+    """Drop what is cached about the space ``name`` (it was written or deleted)."""
+    _ROWS.get(db, {}).pop(name, None)
+
+
+def _space_row(db: Database, name: str) -> store.SpaceRow:
+    rows = _ROWS.setdefault(db, {})
+    if name not in rows:
+        rows[name] = store.get_space(db, name)
+    return rows[name]
+
+
+def open_space(db: Database, name: str) -> OpenSpace:
     """The space ``name`` with its index (built, or loaded from the workspace)."""
-    space = store.get_space(db, name)
+    space = _space_row(db, name)
     key = (str(db.directory), space.directory)
     found = _CACHE.get(key)
     if found is not None:

@@ -20,6 +20,7 @@ from errorscope.sdk.aggregate import AggregateMixin
 from errorscope.sdk.batches import BatchMixin
 from errorscope.sdk.compare import CompareMixin
 from errorscope.sdk.curves import CurvesMixin
+from errorscope.sdk.embeddings import EmbeddingsMixin
 from errorscope.sdk.evaluation import EvaluationMixin
 from errorscope.sdk.exporters import ExportMixin
 from errorscope.sdk.importers import ImportMixin
@@ -64,6 +65,7 @@ class Workspace(
     EvaluationMixin,
     CurvesMixin,
     QueryMixin,
+    EmbeddingsMixin,
     SliceMixin,
     AggregateMixin,
     PatternMixin,

@@ -11,6 +11,7 @@ cached in the same directory (:func:`space_dir`) and go with the space.
 from __future__ import annotations
 
 import contextlib
+import re
 import shutil
 import uuid
 from dataclasses import dataclass
@@ -25,7 +26,7 @@ import pyarrow as pa
 from errorscope.core.query import Filter
 from errorscope.errors import ConflictError, NotFoundError
 from errorscope.store.database import Database
-from errorscope.store.query import _CONFUSION, _PER_CLASS, FilterCompiler
+from errorscope.store.query import _ROWS, FilterCompiler
 
 __all__ = [
     "EMBEDDINGS_DIR",
@@ -40,10 +41,15 @@ __all__ = [
     "row_keys",
     "row_media",
     "space_dir",
+    "space_keys",
     "write_space",
 ]
 
 EMBEDDINGS_DIR = "embeddings"
+#: The run's scope in :data:`errorscope.store.query._ROWS`, replaced by the space's dataset.
+_RUN_SCOPE = re.compile(
+    r"WHERE d\.dataset_id IN \(\s*SELECT DISTINCT x\.dataset_id .*?\$run\)", re.S
+)
 
 
 @dataclass(frozen=True)
@@ -200,6 +206,20 @@ def row_keys(db: Database, ids: list[int]) -> dict[int, str | None]:
     return {int(i): k for i, k in rows}
 
 
+def space_keys(db: Database, ids: npt.NDArray[np.int64]) -> pa.Array:
+    """The global keys of the rows ``ids`` (ascending), aligned with them."""
+    table = pa.table({"id": pa.array(np.asarray(ids, dtype=np.int64))})
+    db.con.register("_es_space_ids", table)
+    try:
+        found: pa.Table = db.arrow(
+            """SELECT d.global_key FROM _es_space_ids s LEFT JOIN data_rows d ON d.id = s.id
+               ORDER BY s.id"""
+        )
+    finally:
+        db.con.unregister("_es_space_ids")
+    return found.column(0).combine_chunks()
+
+
 def row_media(db: Database, dataset_id: int) -> pa.Table:
     """``id, media_type, uri, text`` of a dataset's rows, by id."""
     return db.arrow(
@@ -218,19 +238,14 @@ def filter_row_ids(
     comp.params["run"] = run_id
     comp.params["dataset"] = dataset_id
     cond = comp.compile(where)
-    ctes = f"""WITH
-u AS (
-    SELECT d.id, d.global_key, d.text, coalesce(rr.split, 'unassigned') AS split
-    FROM data_rows d
-    LEFT JOIN run_rows rr ON rr.data_row_id = d.id AND rr.run_id = $run
-    WHERE d.dataset_id = $dataset
-),
-m AS (
-    SELECT u.*, coalesce(e.tp, 0) AS tp, coalesce(e.fp, 0) AS fp, coalesce(e.fn, 0) AS fn,
-           e."precision", e.recall, e.f1, e.iou, e.mean_confidence
-    FROM u LEFT JOIN eval_row_metrics e ON e.run_id = $run AND e.data_row_id = u.id
-){_PER_CLASS if comp.per_class else ""}{_CONFUSION if comp.confusion else ""}"""
+    full = comp.ctes()
+    base = "WITH " + _ROWS
+    scoped, n = _RUN_SCOPE.subn("WHERE d.dataset_id = $dataset", _ROWS)
+    if n != 1 or not full.startswith(base):  # pragma: no cover - store.query changed shape
+        raise RuntimeError("store.query's row CTE changed: update filter_row_ids")
     out = db.con.execute(
-        f"{ctes} SELECT m.id FROM m WHERE coalesce({cond}, FALSE) ORDER BY m.id", comp.params
+        f"WITH {scoped}{full[len(base) :]} SELECT m.id FROM m "
+        f"WHERE coalesce({cond}, FALSE) ORDER BY m.id",
+        comp.params,
     ).fetchnumpy()
     return np.asarray(out["id"], dtype=np.int64)
