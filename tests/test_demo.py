@@ -17,6 +17,7 @@ import httpx
 import numpy as np
 import pytest
 
+import errorscope as es
 from errorscope.sdk.demo import CASES, demo_status
 
 CLI = [sys.executable, "-c", "from errorscope.cli import main; main()"]
@@ -175,3 +176,32 @@ def test_wnut_reader_spans_match_tokens() -> None:
     types = {t for _, spans in tweets for _, _, t in spans}
     assert set(GOLD) <= types
     assert types - set(GOLD) == {"other"}
+
+
+def test_demo_refuses_a_workspace_that_is_not_a_demo(tmp_path: Path) -> None:
+    from errorscope import ErrorscopeError
+    from errorscope.sdk.demo import build_demo
+    from tests.conftest import snapshot
+
+    with es.open_workspace(tmp_path / "ws") as ws:
+        ws.add_data_rows([{"global_key": "a", "media_type": "text", "text": "hello"}])
+        before = snapshot(ws)
+    with pytest.raises(ErrorscopeError, match="not a demo"):
+        build_demo(tmp_path / "ws")
+    with es.open_workspace(tmp_path / "ws") as ws:
+        assert snapshot(ws) == before
+
+
+def test_demo_refuses_to_build_over_an_interrupted_case(tmp_path: Path) -> None:
+    from errorscope import ErrorscopeError
+    from errorscope.sdk.demo import MARKER, VERSION, build_demo
+
+    root = tmp_path / "ws"
+    with es.open_workspace(root) as ws:  # as if the nuclei case died after its rows
+        ws.add_data_rows(
+            [{"global_key": "tile", "media_type": "text", "text": "a tile"}],
+            dataset="nuclei",
+        )
+    (root / MARKER).write_text(json.dumps({"version": VERSION, "cases": {"digits": {}}}))
+    with pytest.raises(ErrorscopeError, match=r"'nuclei'.*interrupted"):
+        build_demo(root)

@@ -99,6 +99,13 @@ def build_demo(path: str | Path) -> dict[str, Any]:
         raise ErrorscopeError(f"{root} is a workspace that is not a demo: choose another -w")
     media = (root / "media").resolve()
     with Workspace(root) as ws:
+        present = set(ws.data_rows().column("dataset").to_pylist())
+        for case in todo:
+            if case.name in present:
+                raise ErrorscopeError(
+                    f"the demo case {case.name!r} in {root} was interrupted while it was "
+                    "being built: delete the directory and run the demo again"
+                )
         for i, case in enumerate(todo):
             report(f"demo: {case.name}", i, len(todo))
             started = time.perf_counter()
