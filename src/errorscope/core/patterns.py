@@ -181,15 +181,35 @@ def whats(units: Units, *, min_events: int = 3) -> list[tuple[What, Mask, Mask]]
     return out
 
 
-def _cross_counts(a: Mask, b: Mask, chunk: int = 65536) -> I64:
-    """``a @ b.T`` for boolean (p, M) and (q, M): counts of joint membership, summed over
-    chunks of units (float32 products are exact below 2**24 per chunk)."""
-    out = np.zeros((a.shape[0], b.shape[0]), np.int64)
-    for start in range(0, a.shape[1], chunk):
-        sl = slice(start, start + chunk)
-        prod = a[:, sl].astype(np.float32) @ b[:, sl].astype(np.float32).T
-        out += np.rint(prod).astype(np.int64)
-    return out
+def _buckets(b: Mask, chunk: int = 16384) -> tuple[I64, F64]:
+    """Units with the same membership in every group of ``b`` (q, M) share a bucket
+    (typically: the objects of one data row). Returns ``(bucket of each unit, (B, q)
+    memberships)``. Buckets are keyed by a random projection of the membership column
+    (float64; a collision is checked for and falls back to one bucket per unit)."""
+    q, m = b.shape
+    r = np.random.default_rng(0).random(q)
+    key = np.empty(m)
+    for start in range(0, m, chunk):
+        key[start : start + chunk] = r @ b[:, start : start + chunk].astype(np.float64)
+    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    inverse = inverse.ravel().astype(np.int64)
+    members = b[:, first]
+    if not all(
+        np.array_equal(members[:, inverse[start : start + chunk]], b[:, start : start + chunk])
+        for start in range(0, m, chunk)
+    ):  # pragma: no cover - a float collision of two different columns
+        return np.arange(m, dtype=np.int64), b.T.astype(np.float64)
+    return inverse, members.T.astype(np.float64)
+
+
+def _cross_counts(a: Mask, inverse: I64, members: F64) -> I64:
+    """``a @ b.T`` (joint membership counts) for boolean ``a`` (p, M) and the buckets of
+    ``b`` (:func:`_buckets`): ``a`` is summed per bucket, then multiplied."""
+    n = members.shape[0]
+    per_bucket = np.empty((a.shape[0], n))
+    for k in range(a.shape[0]):
+        per_bucket[k] = np.bincount(inverse, weights=a[k], minlength=n)
+    return np.asarray(np.rint(per_bucket @ members), np.int64)
 
 
 def _none(units: Units) -> Mask:
@@ -210,13 +230,15 @@ def find_patterns(
     kinds: tuple[str, ...] = ("confusion", "spurious", "error_type", "any"),
     min_rows: int = 3,
     max_whats: int = 200,
+    limit: int = 100,
 ) -> tuple[list[Candidate], int]:
     """Test every what x (one or two) conditions and rank them (module docstring).
 
     ``conditions``: (condition, mask over ``units``) pairs; conditions with the same
     ``key`` are never combined. ``kinds``: the kinds of *what* searched. A pattern needs
     ``min_events`` errors spread over at least ``min_rows`` data rows (one image full of
-    errors is not a pattern). At most ``max_whats`` whats (the most frequent) are tested.
+    errors is not a pattern). At most ``max_whats`` whats (the most frequent) are tested
+    and the best ``limit`` patterns are returned.
     Returns ``(ranked candidates, family size)``; each candidate carries its
     ``p_value``, Holm/BH ``p_adjusted`` in [0, 1] (small = real), ``significant`` and
     ``score`` (>= 0, higher = worse and bigger)."""
@@ -238,8 +260,9 @@ def find_patterns(
                 if both.sum() >= min_support:
                     groups.append(((w1, w2), both))
     gmat = np.array([m for _, m in groups], dtype=bool)
-    n_in = _cross_counts(elig, gmat)  # (whats, groups)
-    k_in = _cross_counts(event, gmat)
+    inverse, members = _buckets(gmat)
+    n_in = _cross_counts(elig, inverse, members)  # (whats, groups)
+    k_in = _cross_counts(event, inverse, members)
     n_out = elig.sum(axis=1).astype(np.int64)[:, None] - n_in
     k_out = event.sum(axis=1).astype(np.int64)[:, None] - k_in
     tested = (n_in >= min_support) & (n_out >= min_support)
@@ -252,19 +275,36 @@ def find_patterns(
         k_in[wi, gi], n_in[wi, gi], k_out[wi, gi], n_out[wi, gi], confidence=confidence
     )
     score = np.maximum(np.nan_to_num(lo, nan=0.0), 0.0) * np.sqrt(n_in[wi, gi])
+    sig = adj < alpha
+    ok = (k_in[wi, gi] >= min_events) & (
+        k_in[wi, gi] * n_out[wi, gi] > k_out[wi, gi] * n_in[wi, gi]
+    )
     best_single: dict[tuple[int, Where], float] = {}
-    cands: list[Candidate] = []
-    for j in range(len(wi)):
-        w, g = int(wi[j]), int(gi[j])
-        if k_in[w, g] < min_events or k_in[w, g] * n_out[w, g] <= k_out[w, g] * n_in[w, g]:
-            continue
+    for jj in np.nonzero(ok)[0]:
+        where = groups[int(gi[jj])][0]
+        if len(where) == 1:
+            best_single[(int(wi[jj]), where[0])] = float(p[jj])
+    # best first: significant, then score, p-value, fewer conditions; masks only for these
+    n_cond = np.array([len(groups[int(g)][0]) for g in gi])
+    order = np.lexsort((n_cond, p, -score, ~sig))
+    kept: list[Candidate] = []
+    seen: set[tuple[int, bytes, bytes]] = set()
+    for jj in order[ok[order]]:
+        if len(kept) >= limit:
+            break
+        w, g = int(wi[jj]), int(gi[jj])
+        where = groups[g][0]
+        if len(where) > 1 and p[jj] >= min(best_single.get((w, x), 1.0) for x in where):
+            continue  # the second condition adds nothing
         events = groups[g][1] & found[w][2]
         if np.unique(units.row[events]).size < min_rows:
             continue
-        where = groups[g][0]
-        if len(where) == 1:
-            best_single[(w, where[0])] = float(p[j])
-        cands.append(
+        group = groups[g][1] & found[w][1]
+        key = (w, np.packbits(group).tobytes(), np.packbits(events).tobytes())
+        if key in seen:
+            continue
+        seen.add(key)
+        kept.append(
             Candidate(
                 what=found[w][0],
                 where=where,
@@ -272,31 +312,16 @@ def find_patterns(
                 k_in=int(k_in[w, g]),
                 n_out=int(n_out[w, g]),
                 k_out=int(k_out[w, g]),
-                gap_lo=float(lo[j]),
-                gap_hi=float(hi[j]),
-                p_value=float(p[j]),
-                p_adjusted=float(adj[j]),
-                score=float(score[j]),
-                significant=bool(adj[j] < alpha),
-                group=groups[g][1] & found[w][1],
+                gap_lo=float(lo[jj]),
+                gap_hi=float(hi[jj]),
+                p_value=float(p[jj]),
+                p_adjusted=float(adj[jj]),
+                score=float(score[jj]),
+                significant=bool(sig[jj]),
+                group=group,
                 events=events,
             )
         )
-    index = {id(wh): i for i, (wh, _, _) in enumerate(found)}
-    kept: list[Candidate] = []
-    seen: set[tuple[str, bytes, bytes]] = set()
-    cands.sort(key=lambda c: (not c.significant, -c.score, c.p_value, len(c.where)))
-    for c in cands:
-        if len(c.where) > 1:
-            w = index[id(c.what)]
-            parents = [best_single.get((w, x), 1.0) for x in c.where]
-            if c.p_value >= min(parents):
-                continue
-        key = (repr(c.what), np.packbits(c.group).tobytes(), np.packbits(c.events).tobytes())
-        if key in seen:
-            continue
-        seen.add(key)
-        kept.append(c)
     return kept, len(wi)
 
 
