@@ -60,13 +60,13 @@ CASES: tuple[DemoCase, ...] = (
         "digits",
         "digits-lda",
         "handwritten digits vs a cross-validated linear discriminant analysis",
-        {"view": "metrics"},
+        {"view": "projector", "space": "digits-pixels", "pcolor": "result"},
     ),
     DemoCase(
         "tweets",
         "tweets-spacy",
         "named entities in tweets vs spaCy en_core_web_sm",
-        {"sort": "f1:asc", "color": "result"},
+        {"view": "metrics"},
     ),
 )
 
@@ -109,7 +109,13 @@ def build_demo(path: str | Path) -> dict[str, Any]:
         for i, case in enumerate(todo):
             report(f"demo: {case.name}", i, len(todo))
             started = time.perf_counter()
-            record = _builder(case.name)(ws, media / case.name)
+            try:
+                record = _builder(case.name)(ws, media / case.name)
+            except ImportError as exc:
+                raise ErrorscopeError(
+                    f"the demo case {case.name!r} needs {exc.name or exc}: "
+                    "pip install 'errorscope[demo,embed]'"
+                ) from exc
             record["seconds"] = round(time.perf_counter() - started, 1)
             done[case.name] = record
             _write(root, done)  # a case at a time: an interrupted build resumes
