@@ -197,11 +197,11 @@ class RowIndex:
         if isinstance(f, Not):
             return ~self.mask(f.filter, leaf)
         if isinstance(f, Split):
-            codes = [i for i, s in enumerate(self.split_names) if s in f.values]
-            return np.isin(self.split, codes)
+            return _any_of(self.split, [i for i, s in enumerate(self.split_names) if s in f.values])
         if isinstance(f, Dataset):
-            codes = [i for i, s in enumerate(self.dataset_names) if s in f.names]
-            return np.isin(self.dataset, codes)
+            return _any_of(
+                self.dataset, [i for i, s in enumerate(self.dataset_names) if s in f.names]
+            )
         if isinstance(f, Ids):
             return self.mask_of_ids(np.asarray(f.ids, np.int64))
         if isinstance(f, ClassPresent):
@@ -250,6 +250,14 @@ class RowIndex:
         if code >= 0:
             out[self.per_class.rows_of(code)] = self.per_class.column_of(code, name)
         return out
+
+
+def _any_of(codes: npt.NDArray[Any], wanted: list[int]) -> Mask:
+    """``codes`` equal to one of a few ``wanted`` codes (faster than ``np.isin`` here)."""
+    out = np.zeros(len(codes), bool)
+    for c in wanted:
+        out |= codes == c
+    return out
 
 
 def _in_range(values: F64, f: RowMetric) -> Mask:
