@@ -135,6 +135,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         load_voc100(ws)
         ws.evaluate("det", mode="labelbox")
         _add_evil_text_row(ws, tmp)
+        ws.create_labeling_project("review", backend="files")
     cli = {
         "all": _cli_rows(path, "--run", "det"),
         "person_iou": _cli_rows(path, "--run", "det", *PERSON_IOU_CLI),
@@ -437,6 +438,48 @@ def test_select_rows_and_save_them_as_a_slice(page: Any, served: Served) -> None
     assert page.get_by_test_id("selection-count").inner_text() == (
         f"{served.cli['all']['total']} selected"
     )
+
+
+def _add_to_batch(page: Any, name: str, priority: int) -> str:
+    if page.get_by_test_id("batch-form").count() == 0:
+        page.get_by_test_id("batch-open").click()
+    page.get_by_test_id("batch-name").fill(name)
+    page.get_by_test_id("batch-project").select_option("review")
+    page.get_by_test_id("batch-priority").fill(str(priority))
+    page.get_by_test_id("batch-add").click()
+    message = page.get_by_test_id("message")
+    page.wait_for_function(
+        "n => document.querySelector('[data-testid=message]')?.textContent.includes(n)", arg=name
+    )
+    return str(message.inner_text())
+
+
+def test_add_two_selected_rows_to_a_labeling_batch(page: Any, served: Served) -> None:
+    page.goto(served.url + "/?run=det")
+    _count(page)
+    tiles = page.locator("[data-testid=tile]")
+    tiles.nth(5).wait_for()
+    tiles.nth(4).get_by_test_id("tile-select").click()
+    tiles.nth(5).get_by_test_id("tile-select").click()
+    assert page.get_by_test_id("selection-count").inner_text() == "2 selected"
+    said = _add_to_batch(page, "ui batch", 2)
+    assert "2 rows added" in said
+    assert "skipped" not in said
+    batches = {b["name"]: b for b in served.api("/api/batches", params={"project": "review"})}
+    assert batches["ui batch"]["project"] == "review"
+    assert batches["ui batch"]["priority"] == 2
+    assert batches["ui batch"]["run"] == "det"
+    assert batches["ui batch"]["rows"] == 2
+    assert batches["ui batch"]["origin"] == {"ids": 2}
+    # one row already in the project is skipped, the other one is added
+    tiles.nth(4).get_by_test_id("tile-select").click()  # unselect
+    tiles.nth(6).get_by_test_id("tile-select").click()
+    said = _add_to_batch(page, "ui batch 2", 5)
+    assert "1 row added, 1 row skipped as already in the project" in said
+    batches = {b["name"]: b for b in served.api("/api/batches")}
+    assert batches["ui batch 2"]["rows"] == 1
+    assert batches["ui batch 2"]["priority"] == 5
+    assert batches["ui batch 2"]["origin"] == {"ids": 2}
 
 
 def test_text_and_metadata_payloads_are_shown_as_text_and_never_run(

@@ -1,5 +1,6 @@
 // Typed calls to the errorscope REST API (request shapes from the generated api-types.ts).
 import type { components } from './api-types';
+import type { BatchReport, NewBatchBody } from './batch';
 import type {
   Aggregate,
   Curves,
@@ -81,6 +82,8 @@ export const api = {
     call<Record<string, unknown>>(`/api/compare?a=${enc(a)}&b=${enc(b)}`),
   slices: () => call<{ slices: SliceInfo[] }>('/api/slices?ready_made=true').then((r) => r.slices),
   saveSlice: (body: NewSlice) => post<SliceInfo>('/api/slices', body),
+  labelingProjects: () => call<{ name: string; backend: string }[]>('/api/labeling-projects'),
+  createBatch: (body: NewBatchBody) => post<BatchReport>('/api/batches', body),
   embeddings: () => call<Record<string, unknown>>('/api/embeddings'),
   projection: async (space: string): Promise<ArrayBuffer> => {
     const res = await fetch(`/api/embeddings/${enc(space)}/projection`);
