@@ -8,16 +8,19 @@ are :mod:`errorscope.core.query` objects or their JSON form; sorts are
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from errorscope.core.query import READY_MADE, Filter, SliceMember, Sort, parse_sort
+import numpy as np
+import numpy.typing as npt
+
+from errorscope.core.query import READY_MADE, ROW_METRICS, Filter, SliceMember, Sort, parse_sort
 from errorscope.errors import InvalidQueryError
 from errorscope.sdk.slices import as_filter, resolve_slices
 from errorscope.store import catalog
 from errorscope.store.database import Database
-from errorscope.store.queryindex import index_query, load_index
+from errorscope.store.queryindex import index_mask, index_query, load_index
 
 __all__ = ["QueryMixin", "QueryPage", "QueryRow"]
 
@@ -86,6 +89,28 @@ class QueryMixin:
         return QueryPage(
             [QueryRow(i, k, v) for i, k, v in found.rows], found.total, found.next_cursor
         )
+
+    def row_metric_columns(
+        self,
+        run: str,
+        metrics: Sequence[str],
+        filter: Filter | Mapping[str, Any] | None = None,
+    ) -> tuple[npt.NDArray[np.int64], list[npt.NDArray[np.float64]]]:
+        """The ids (ascending) of ``run``'s rows matching ``filter`` and, for each name of
+        ``metrics`` (:data:`~errorscope.core.query.ROW_METRICS`), that metric of those
+        rows, NaN where a row has none: whole columns from the in-memory row index, for
+        plots of every row (no paging, no sort). Unknown metrics raise
+        :class:`~errorscope.errors.InvalidQueryError`."""
+        for name in metrics:
+            if name not in ROW_METRICS:
+                raise InvalidQueryError(
+                    f"unknown metric {name!r}; expected one of {', '.join(ROW_METRICS)}"
+                )
+        info = catalog.get_run(self.db, run)
+        where = None if filter is None else resolve_slices(self.db, as_filter(filter))
+        index, mask = index_mask(self.db, info.id, where)
+        ids = np.asarray(index.ids[mask], np.int64)
+        return ids, [np.asarray(index.metrics[name][mask], np.float64) for name in metrics]
 
     def prepare_queries(self, runs: list[str] | None = None) -> None:
         """Build the row index of ``runs`` (default: every run) now, so that the first

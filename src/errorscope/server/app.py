@@ -31,6 +31,7 @@ from errorscope.server.errors import ERROR_RESPONSES, install_error_handlers
 from errorscope.server.jsonresponse import JSONResponse
 from errorscope.server.media import MediaRoots, thumbnail
 from errorscope.server.patterns import add_pattern_routes
+from errorscope.server.points import add_points_routes
 from errorscope.server.rows import add_rows_routes
 from errorscope.server.slices import add_slice_routes
 from errorscope.server.ui import add_ui_routes
@@ -190,6 +191,7 @@ def create_app(workspace_path: str | Path, *, media_roots: list[Path] | None = N
     add_breakdown_routes(app, state.ws)
     add_batch_routes(app, state.ws)
     add_embedding_routes(app, state.ws)
+    add_points_routes(app, state.ws)
 
     @app.get("/api/rows/{row_id}", tags=["rows"])
     def get_row(

@@ -84,6 +84,12 @@ export const api = {
   saveSlice: (body: NewSlice) => post<SliceInfo>('/api/slices', body),
   labelingProjects: () => call<{ name: string; backend: string }[]>('/api/labeling-projects'),
   createBatch: (body: NewBatchBody) => post<BatchReport>('/api/batches', body),
+  /** Two metrics of every matching row (see decodeMetricPoints), in one request. */
+  metricPoints: async (run: string, x: string, y: string, filter: Filter | null): Promise<ArrayBuffer> => {
+    const res = await fetch(withFilter(`/api/runs/${enc(run)}/points`, filter, { x, y }));
+    if (!res.ok) throw new ApiError(res.status, `points of ${run}: ${res.status} ${res.statusText}`);
+    return res.arrayBuffer();
+  },
   embeddings: () => call<Record<string, unknown>>('/api/embeddings'),
   projection: async (space: string): Promise<ArrayBuffer> => {
     const res = await fetch(`/api/embeddings/${enc(space)}/projection`);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeProjection, joinMetrics, parseProjection, parseSpaces, toWorld } from './projection';
+import { decodeColumns, decodeMetricPoints, decodeProjection, joinMetrics, resultGroups, parseProjection, parseSpaces, toWorld } from './projection';
 
 describe('projector points', () => {
   it('reads the projection shapes the API may answer', () => {
@@ -31,6 +31,48 @@ describe('projector points', () => {
     expect([...p.xs]).toEqual([0.5, 2, -4]);
     expect([...p.ys]).toEqual([-1, 3.25, 0]);
     expect(() => decodeProjection(new ArrayBuffer(10))).toThrow(/not n x 16/);
+  });
+
+  it('decodes metric points: int64 ids, float32 xs, float32 ys, leaving out NaN', () => {
+    const rows: [number, number, number][] = [
+      [3, 0.5, 0.25],
+      [9, Number.NaN, 0.75],
+      [11, 1, Number.NaN],
+      [2 ** 40, 0, 1],
+    ];
+    const n = rows.length;
+    const buf = new ArrayBuffer(16 * n);
+    const view = new DataView(buf);
+    rows.forEach(([id, x, y], i) => {
+      view.setBigInt64(8 * i, BigInt(id), true);
+      view.setFloat32(8 * n + 4 * i, x, true);
+      view.setFloat32(12 * n + 4 * i, y, true);
+    });
+    const p = decodeMetricPoints(buf);
+    expect([...p.xs]).toEqual([0.5, 0]);
+    expect([...p.ys]).toEqual([0.25, 1]);
+    expect(p.ids[0]).toBe(3);
+    expect(p.ids.length).toBe(2);
+    expect(decodeMetricPoints(new ArrayBuffer(0)).ids.length).toBe(0);
+    expect(() => decodeMetricPoints(new ArrayBuffer(20))).toThrow(/not n x 16/);
+  });
+
+  it('groups points by result: FP first, then FN, then all TP', () => {
+    const cols = (rows: [number, number, number][]) => {
+      const n = rows.length;
+      const buf = new ArrayBuffer(16 * n);
+      const view = new DataView(buf);
+      rows.forEach(([id, x, y], i) => {
+        view.setBigInt64(8 * i, BigInt(id), true);
+        view.setFloat32(8 * n + 4 * i, x, true);
+        view.setFloat32(12 * n + 4 * i, y, true);
+      });
+      return decodeColumns(buf);
+    };
+    // fp, fn of rows 1..5 (row 6 is not a point)
+    const fpFn = cols([[1, 2, 1], [2, 0, 3], [3, 0, 0], [4, Number.NaN, Number.NaN], [5, 0, 0], [6, 1, 0]]);
+    const tp = cols([[1, 4, 4], [2, 0, 0], [3, 2, 2], [4, 0, 0], [5, 0, 0]]);
+    expect([...resultGroups(Int32Array.from([1, 2, 3, 4, 5]), fpFn, tp)]).toEqual([1, 2, 3, 0, 0]);
   });
 
   it('lists spaces', () => {

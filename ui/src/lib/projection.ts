@@ -57,6 +57,58 @@ export function decodeProjection(buf: ArrayBuffer): Points {
   return { ids, xs, ys };
 }
 
+/** The columns of GET /api/runs/{run}/points: n int64 ids, then n float32 x, then n
+ * float32 y, little-endian (NaN: no value). */
+export function decodeColumns(buf: ArrayBuffer): { ids: Float64Array; xs: Float32Array; ys: Float32Array } {
+  if (buf.byteLength % 16 !== 0) throw new Error(`metric points of ${buf.byteLength} bytes is not n x 16`);
+  const n = buf.byteLength / 16;
+  const view = new DataView(buf);
+  const ids = new Float64Array(n);
+  for (let i = 0; i < n; i++) ids[i] = Number(view.getBigInt64(8 * i, true));
+  return { ids, xs: new Float32Array(buf.slice(8 * n, 12 * n)), ys: new Float32Array(buf.slice(12 * n)) };
+}
+
+/** Points from GET /api/runs/{run}/points; rows where either value is NaN are left out. */
+export function decodeMetricPoints(buf: ArrayBuffer): Points {
+  const c = decodeColumns(buf);
+  const n = c.ids.length;
+  const ids = new Int32Array(n);
+  const xs = new Float32Array(n);
+  const ys = new Float32Array(n);
+  let k = 0;
+  for (let i = 0; i < n; i++) {
+    if (Number.isNaN(c.xs[i]) || Number.isNaN(c.ys[i])) continue;
+    ids[k] = c.ids[i];
+    xs[k] = c.xs[i];
+    ys[k] = c.ys[i];
+    k++;
+  }
+  return { ids: ids.slice(0, k), xs: xs.slice(0, k), ys: ys.slice(0, k) };
+}
+
+/** The result group of each point (1 has FP, 2 has FN, 3 all TP, 0 none; the first that
+ * applies) from the (fp, fn) and (tp, any) columns of the run's rows. */
+export function resultGroups(
+  ids: Int32Array,
+  fpFn: { ids: Float64Array; xs: Float32Array; ys: Float32Array },
+  tp: { ids: Float64Array; xs: Float32Array },
+): Uint16Array {
+  const at = new Map<number, number>();
+  ids.forEach((id, i) => at.set(id, i));
+  const out = new Uint16Array(ids.length);
+  for (let j = 0; j < fpFn.ids.length; j++) {
+    const i = at.get(fpFn.ids[j]);
+    if (i === undefined) continue;
+    if (fpFn.xs[j] >= 1) out[i] = 1;
+    else if (fpFn.ys[j] >= 1) out[i] = 2;
+  }
+  for (let j = 0; j < tp.ids.length; j++) {
+    const i = at.get(tp.ids[j]);
+    if (i !== undefined && out[i] === 0 && tp.xs[j] >= 1) out[i] = 3;
+  }
+  return out;
+}
+
 /** Names of the embedding spaces in a GET /api/embeddings answer. */
 export function parseSpaces(body: unknown): string[] {
   const list = Array.isArray(body)
