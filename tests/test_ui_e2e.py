@@ -500,3 +500,20 @@ def test_text_and_metadata_payloads_are_shown_as_text_and_never_run(
     assert page.evaluate("() => window.__xss") is None
     assert page.locator("script:not([src])").count() == 0
     assert page.locator("img[src=x]").count() == 0
+
+
+def test_recompute_with_thresholds_shows_progress_and_reloads(page: Any, served: Served) -> None:
+    # the same thresholds as the fixture's evaluation: the other tests' answers stay valid
+    before = served.api("/api/runs/det/evaluation")
+    page.goto(served.url + "/?run=det")
+    _count(page)
+    page.get_by_test_id("iou-threshold").fill("0.5")
+    page.get_by_test_id("confidence-threshold").fill("0.5")
+    page.get_by_test_id("recompute").click()
+    page.get_by_test_id("recompute-progress").wait_for()
+    page.wait_for_selector("[data-testid=recompute-progress][data-state=done]", timeout=120_000)
+    assert page.get_by_test_id("recompute-status").inner_text() == "done"
+    after = served.api("/api/runs/det/evaluation")
+    assert after["params"] == before["params"]
+    assert after["counts"] == before["counts"]
+    assert _count(page) == served.cli["all"]["total"]  # the gallery loaded again

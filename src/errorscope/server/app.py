@@ -28,6 +28,7 @@ from errorscope.server.aggregate import add_aggregate_routes, add_breakdown_rout
 from errorscope.server.batches import add_batch_routes
 from errorscope.server.embeddings import add_embedding_routes
 from errorscope.server.errors import ERROR_RESPONSES, install_error_handlers
+from errorscope.server.jobs import add_job_routes
 from errorscope.server.jsonresponse import JSONResponse
 from errorscope.server.media import MediaRoots, thumbnail
 from errorscope.server.patterns import add_pattern_routes
@@ -192,6 +193,7 @@ def create_app(workspace_path: str | Path, *, media_roots: list[Path] | None = N
     add_batch_routes(app, state.ws)
     add_embedding_routes(app, state.ws)
     add_points_routes(app, state.ws)
+    add_job_routes(app, state.ws)
 
     @app.get("/api/rows/{row_id}", tags=["rows"])
     def get_row(

@@ -1,6 +1,7 @@
 // Typed calls to the errorscope REST API (request shapes from the generated api-types.ts).
 import type { components } from './api-types';
 import type { BatchReport, NewBatchBody } from './batch';
+import type { Job } from './jobs';
 import type {
   Aggregate,
   Curves,
@@ -90,6 +91,9 @@ export const api = {
     if (!res.ok) throw new ApiError(res.status, `points of ${run}: ${res.status} ${res.statusText}`);
     return res.arrayBuffer();
   },
+  evaluate: (run: string, iou: number, confidence: number) =>
+    post<Job>(`/api/runs/${enc(run)}/evaluate`, { iou, confidence }),
+  job: (id: string) => call<Job>(`/api/jobs/${enc(id)}`),
   embeddings: () => call<Record<string, unknown>>('/api/embeddings'),
   projection: async (space: string): Promise<ArrayBuffer> => {
     const res = await fetch(`/api/embeddings/${enc(space)}/projection`);
@@ -129,6 +133,11 @@ function release(): void {
   const next = waiting.pop();
   if (next) next();
   else active--;
+}
+
+/** Forget every cached row detail (after a re-evaluation). */
+export function clearRowCache(): void {
+  cache.clear();
 }
 
 export function rowDetail(id: number, run: string | null): Promise<RowDetail> {

@@ -13,6 +13,8 @@ export const app = $state({
   error: null as string | null,
   /** The workspace's embedding spaces (projector, find similar). */
   spaces: [] as string[],
+  /** Bumped when the run's results change (a re-evaluation): the views load again. */
+  generation: 0,
 });
 
 /** Change the view state; ``push`` makes a history entry (else the URL is replaced). */
