@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from errorscope.cli.progress import progress_bars
+from errorscope.sdk.workspace import ENV_WORKSPACE
 
 __all__ = ["demo"]
 
@@ -20,7 +21,9 @@ __all__ = ["demo"]
     "--workspace",
     type=click.Path(file_okay=False, path_type=Path),
     default=Path("demo-workspace"),
+    envvar=ENV_WORKSPACE,
     show_default=True,
+    show_envvar=True,
     metavar="PATH",
     help="Demo workspace directory (built on the first run, reused later).",
 )
