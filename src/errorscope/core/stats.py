@@ -37,7 +37,6 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from scipy import stats as sps
 
 __all__ = [
     "Estimate",
@@ -75,6 +74,8 @@ class Estimate:
 def _z(confidence: float) -> float:
     if not 0.0 < confidence < 1.0:
         raise ValueError(f"confidence must be in (0, 1), not {confidence}")
+    from scipy import stats as sps  # imported here: scipy.stats costs ~1 s at start-up
+
     return float(sps.norm.ppf(0.5 + confidence / 2.0))
 
 
@@ -130,6 +131,8 @@ def fisher_greater(
     ni = np.asarray(n_in, np.int64)
     total = ni + np.asarray(n_out, np.int64)
     events = ki + np.asarray(k_out, np.int64)
+    from scipy import stats as sps
+
     p = sps.hypergeom.sf(ki - 1, total, events, ni)
     return np.asarray(np.clip(p, 0.0, 1.0), np.float64)
 
