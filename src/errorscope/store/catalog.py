@@ -156,11 +156,20 @@ def _run(row: tuple[Any, ...]) -> RunInfo:
 
 
 def get_run(db: Database, name: str) -> RunInfo:
+    """The run named ``name`` (kept until the next data change: every request asks)."""
+    key = ("run-info", name)
+    cached = db.derived.get(key)
+    if cached is not None and cached[0] == db.generation:
+        info: RunInfo = cached[1]
+        return info
     rows = db.rows(f"{_RUN_SQL} WHERE r.name = ?", [name])
     if not rows:
         known = [r.name for r in list_runs(db)]
         raise NotFoundError(f"no model run named {name!r} (runs: {', '.join(known) or 'none'})")
-    return _run(rows[0])
+    info = _run(rows[0])
+    if not db.in_transaction:
+        db.derived[key] = (db.generation, info)
+    return info
 
 
 def list_runs(db: Database) -> list[RunInfo]:
