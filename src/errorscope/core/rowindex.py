@@ -80,10 +80,11 @@ class ClassTable:
         self.ptr = {
             int(c): (int(s), int(e)) for c, s, e in zip(self.codes, starts, ends, strict=True)
         }
-        self.dense = np.repeat(np.arange(len(starts)), ends - starts)
+        self.dense = np.repeat(np.arange(len(starts), dtype=np.int32), ends - starts)
         self.by_row = np.argsort(self.row, kind="stable")
         self.indptr = np.searchsorted(self.row[self.by_row], np.arange(self.n_rows + 1))
         self._totals: dict[str, F64] = {}
+        self._by_row: dict[str, npt.NDArray[Any]] = {}
 
     def rows_of(self, group: int) -> npt.NDArray[np.int32]:
         s, e = self.ptr.get(group, (0, 0))
@@ -94,7 +95,8 @@ class ClassTable:
         return self.values[name][s:e]
 
     def entries(self, mask: Mask) -> npt.NDArray[np.intp] | None:
-        """The entries of the rows in ``mask`` (None: every entry)."""
+        """The positions, in the by-row view, of the entries of the rows in ``mask``
+        (None: every entry): runs of consecutive positions, one per row."""
         rows = np.flatnonzero(mask)
         if len(rows) == self.n_rows:
             return None
@@ -102,8 +104,16 @@ class ClassTable:
         length = self.indptr[rows + 1] - start
         total = int(length.sum())
         shift = np.repeat(start - np.r_[0, np.cumsum(length)[:-1]], length)
-        found: npt.NDArray[np.intp] = self.by_row[np.arange(total) + shift]
+        found: npt.NDArray[np.intp] = np.arange(total) + shift
         return found
+
+    def by_row_column(self, name: str) -> npt.NDArray[Any]:
+        """A column in the by-row order (``""``: the dense group number), made on first
+        use: reading a few rows' entries then reads consecutive memory."""
+        if name not in self._by_row:
+            source = self.dense if name == "" else self.values[name]
+            self._by_row[name] = source[self.by_row]
+        return self._by_row[name]
 
     def _sums(self, mask: Mask | None, columns: tuple[str, ...]) -> tuple[I64, dict[str, F64]]:
         """Per group: the rows in ``mask`` (None: all, cached) and the sums of ``columns``."""
@@ -118,10 +128,10 @@ class ClassTable:
                     ).astype(np.float64)
             return self._totals[""].astype(np.int64), {c: self._totals[c] for c in columns}
         idx = self.entries(mask)
-        dense = self.dense if idx is None else self.dense[idx]
+        dense = self.dense if idx is None else self.by_row_column("")[idx]
         sums: dict[str, F64] = {}
         for c in columns:
-            weights = self.values[c] if idx is None else self.values[c][idx]
+            weights = self.values[c] if idx is None else self.by_row_column(c)[idx]
             sums[c] = np.bincount(dense, weights=weights, minlength=n).astype(np.float64)
         return np.bincount(dense, minlength=n).astype(np.int64), sums
 
@@ -158,6 +168,7 @@ class RowIndex:
     classes: ClassTable  # group = side * 2**32 + class id; values n, kept
     per_class: ClassTable  # group = class id; values tp, fp, fn, iou_sum, metrics
     confusion: ClassTable  # group = (gt + 1) * 2**32 + (pred + 1), 0 = None; values n
+    evaluated: bool = False  # the run has a stored evaluation
 
     @property
     def n(self) -> int:

@@ -37,7 +37,6 @@ from errorscope.sdk.slices import as_filter, resolve_slices
 from errorscope.store import aggregate as agg
 from errorscope.store import catalog
 from errorscope.store.database import Database
-from errorscope.store.results import load_evaluation
 
 __all__ = ["AggregateMixin"]
 
@@ -70,7 +69,7 @@ class AggregateMixin:
         and ``rows``, how many rows match."""
         run_id, base, where = self._resolve(run, filter)
         total, labels, preds = agg.class_counts(self.db, run_id, where)
-        evaluated = load_evaluation(self.db, run_id) is not None
+        evaluated = agg.is_evaluated(self.db, run_id)
         by_pred: dict[str, list[str | None]] = {}
         if evaluated:  # cells that hold no matching row add nothing to a bar's filter
             for g, p in agg.confusion_pairs(self.db, run_id):
@@ -146,7 +145,7 @@ class AggregateMixin:
         return {
             "run": run,
             "filter": None if base is None else filter_to_json(base),
-            "evaluated": load_evaluation(self.db, run_id) is not None,
+            "evaluated": agg.is_evaluated(self.db, run_id),
             "rows": total,
             "gt_classes": list(gts),
             "pred_classes": [*sorted(p for p in preds if p is not None)]

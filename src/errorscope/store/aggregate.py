@@ -22,6 +22,7 @@ __all__ = [
     "class_scores",
     "confusion_cells",
     "confusion_pairs",
+    "is_evaluated",
     "run_aggregate",
     "run_histogram",
 ]
@@ -75,6 +76,11 @@ def confusion_cells(
     ]
     cells.sort(key=lambda c: (c[0] is None, c[0] or "", c[1] is None, c[1] or ""))
     return int(mask.sum()), cells
+
+
+def is_evaluated(db: Database, run_id: int) -> bool:
+    """Whether the run has a stored evaluation (from its index: no query per request)."""
+    return load_index(db, run_id).evaluated
 
 
 def confusion_pairs(db: Database, run_id: int) -> list[tuple[str | None, str]]:

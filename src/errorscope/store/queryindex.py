@@ -156,6 +156,7 @@ def _build(db: Database, run: int) -> RowIndex:
         classes=_table(ids, _fetch(db, _CLASSES, run)),
         per_class=_table(ids, _fetch(db, _PER_CLASS, run)),
         confusion=_table(ids, _fetch(db, _CONFUSION, run)),
+        evaluated=bool(db.scalar("SELECT count(*) FROM eval_runs WHERE run_id = ?", [run])),
     )
 
 
