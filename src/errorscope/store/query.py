@@ -6,10 +6,11 @@ run (``unassigned`` if the run has no row there) and its stored row metrics. Eve
 of a query is bound as a named parameter; identifiers (metric columns) come from a fixed
 whitelist, so no user text is ever part of the SQL.
 
-The tables queried are the run's query index (:mod:`errorscope.store.queryindex`), built
-on first use and whenever the data changed since. ``FilterCompiler()`` without a run
-compiles over the base tables instead (slower; kept for callers that build their own
-row set).
+This is the query language's statement in SQL over the base tables. Requests are
+answered by the run's in-memory row index (:mod:`errorscope.store.queryindex`), which
+uses :class:`FilterCompiler` for the leaves it does not hold; :func:`run_query` and
+:func:`filter_row_ids` are the reference the index is tested against, and serve callers
+that build their own row set (embeddings, failure analysis).
 
 Pagination is keyset: the cursor is the last row's ``(sort value, id)`` and the next
 page continues strictly after it in the order ``sort value (nulls last), id``.
