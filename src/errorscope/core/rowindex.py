@@ -44,7 +44,7 @@ from errorscope.core.query import (
     Split,
 )
 
-__all__ = ["ClassTable", "LeafIds", "RowIndex", "bin_counts", "select_page"]
+__all__ = ["GROUP_STRIDE", "ClassTable", "LeafIds", "RowIndex", "bin_counts", "select_page"]
 
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
@@ -54,6 +54,10 @@ Mask = npt.NDArray[np.bool_]
 LeafIds = Callable[[Filter], I64]
 
 SIDES = ("label", "prediction")
+#: Group codes of two parts: ``major * GROUP_STRIDE + minor`` (side and class id in
+#: :attr:`RowIndex.classes`; gt and predicted class id + 1, 0 for none, in
+#: :attr:`RowIndex.confusion`).
+GROUP_STRIDE = 2**32
 
 
 @dataclass
@@ -165,9 +169,9 @@ class RowIndex:
     dataset_names: tuple[str, ...]
     metrics: dict[str, F64]
     class_ids: dict[str, int]
-    classes: ClassTable  # group = side * 2**32 + class id; values n, kept
+    classes: ClassTable  # group = side * GROUP_STRIDE + class id; values n, kept
     per_class: ClassTable  # group = class id; values tp, fp, fn, iou_sum, metrics
-    confusion: ClassTable  # group = (gt + 1) * 2**32 + (pred + 1), 0 = None; values n
+    confusion: ClassTable  # group = (gt + 1) * GROUP_STRIDE + (pred + 1), 0 = None; values n
     evaluated: bool = False  # the run has a stored evaluation
 
     @property
@@ -227,7 +231,7 @@ class RowIndex:
                 f.pred_class is not None and pred == 0
             )
             if not unknown:
-                out[self.confusion.rows_of(gt * 2**32 + pred)] = True
+                out[self.confusion.rows_of(gt * GROUP_STRIDE + pred)] = True
             return out
         return self.mask_of_ids(leaf(f))
 
@@ -235,13 +239,13 @@ class RowIndex:
         side = SIDES.index(f.side)
         out = np.zeros(self.n, bool)
         if f.class_name is None:
-            lo, hi = side * 2**32, (side + 1) * 2**32
+            lo, hi = side * GROUP_STRIDE, (side + 1) * GROUP_STRIDE
             sel = (self.classes.group >= lo) & (self.classes.group < hi)
             out[self.classes.row[sel]] = True
         else:
             code = self.class_code(f.class_name)
             if code >= 0:
-                out[self.classes.rows_of(side * 2**32 + code)] = True
+                out[self.classes.rows_of(side * GROUP_STRIDE + code)] = True
         return out if f.present else ~out
 
     def _metric(self, f: RowMetric) -> Mask:

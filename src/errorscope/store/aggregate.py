@@ -11,31 +11,19 @@ from dataclasses import dataclass
 import numpy as np
 
 from errorscope.core.query import Filter
-from errorscope.core.rowindex import bin_counts
+from errorscope.core.rowindex import GROUP_STRIDE, bin_counts
 from errorscope.store.database import Database
 from errorscope.store.queryindex import index_mask, load_index
 
 __all__ = [
-    "Aggregates",
     "ClassScores",
     "class_counts",
     "class_scores",
     "confusion_cells",
     "confusion_pairs",
     "is_evaluated",
-    "run_aggregate",
     "run_histogram",
 ]
-
-_SIDE = 2**32
-
-
-@dataclass(frozen=True)
-class Aggregates:
-    labels: list[tuple[str, int, int]]  # (class, annotations, data rows)
-    predictions: list[tuple[str, int, int]]  # (class, kept predictions, data rows)
-    confusion: list[tuple[str | None, str | None, int, int]]  # (gt, pred, objects, rows)
-    rows: int  # matching data rows
 
 
 def class_counts(
@@ -53,9 +41,15 @@ def class_counts(
     for g, kept, rows in zip(groups, sums["kept"], sums["has_kept"], strict=True):
         if kept <= 0:
             continue
-        entry = (names[int(g) % _SIDE], int(kept), int(rows))
-        (labels if g < _SIDE else preds).append(entry)
+        entry = (names[int(g) % GROUP_STRIDE], int(kept), int(rows))
+        (labels if g < GROUP_STRIDE else preds).append(entry)
     return int(mask.sum()), sorted(labels), sorted(preds)
+
+
+def _cell(names: dict[int, str], code: int) -> tuple[str | None, str | None]:
+    """The (gt, predicted) class names of a confusion group code (None: no match)."""
+    gt, pred = divmod(int(code), GROUP_STRIDE)
+    return (None if gt == 0 else names[gt - 1]), (None if pred == 0 else names[pred - 1])
 
 
 def confusion_cells(
@@ -66,13 +60,8 @@ def confusion_cells(
     index, mask = index_mask(db, run_id, where)
     groups, rows, sums = index.confusion.grouped(mask, ("n",))
     names = {v: k for k, v in index.class_ids.items()}
-
-    def name(code: int) -> str | None:
-        return None if code == 0 else names[code - 1]
-
     cells = [
-        (name(int(g) // _SIDE), name(int(g) % _SIDE), int(k), int(r))
-        for g, k, r in zip(groups, sums["n"], rows, strict=True)
+        (*_cell(names, g), int(k), int(r)) for g, k, r in zip(groups, sums["n"], rows, strict=True)
     ]
     cells.sort(key=lambda c: (c[0] is None, c[0] or "", c[1] is None, c[1] or ""))
     return int(mask.sum()), cells
@@ -87,19 +76,8 @@ def confusion_pairs(db: Database, run_id: int) -> list[tuple[str | None, str]]:
     """Every (gt class or None, predicted class) cell the run's evaluation has, anywhere."""
     index = load_index(db, run_id)
     names = {v: k for k, v in index.class_ids.items()}
-    return [
-        (None if int(c) // _SIDE == 0 else names[int(c) // _SIDE - 1], names[int(c) % _SIDE - 1])
-        for c in index.confusion.codes
-        if int(c) % _SIDE != 0
-    ]
-
-
-def run_aggregate(db: Database, run_id: int, where: Filter | None) -> Aggregates:
-    """Per-class label and kept-prediction counts and confusion-matrix cells over the
-    run's rows matching ``where`` (see :func:`class_counts`, :func:`confusion_cells`)."""
-    total, labels, predictions = class_counts(db, run_id, where)
-    _, confusion = confusion_cells(db, run_id, where)
-    return Aggregates(labels, predictions, confusion, total)
+    pairs = [_cell(names, c) for c in index.confusion.codes]
+    return [(gt, pred) for gt, pred in pairs if pred is not None]
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from errorscope.core.query import ROW_METRICS, Filter, Sort
-from errorscope.core.rowindex import ClassTable, RowIndex, select_page
+from errorscope.core.rowindex import GROUP_STRIDE, ClassTable, RowIndex, select_page
 from errorscope.errors import InvalidQueryError
 from errorscope.store.database import Database
 from errorscope.store.query import FilterCompiler, QueryResult, decode_cursor, encode_cursor
@@ -27,7 +27,6 @@ from errorscope.store.query import FilterCompiler, QueryResult, decode_cursor, e
 __all__ = ["SortKey", "index_mask", "index_query", "leaf_ids", "load_index", "sort_key"]
 
 _SPLITS = ("train", "valid", "test", "unassigned")
-_SIDE = 2**32
 
 _ROWS = """
 WITH scope AS (
@@ -51,7 +50,7 @@ WHERE d.dataset_id IN (SELECT dataset_id FROM scope)
 ORDER BY d.id"""
 
 _CLASSES = f"""
-SELECT data_row_id, side * {_SIDE} + class_id AS grp, n::DOUBLE AS n, kept::DOUBLE AS kept,
+SELECT data_row_id, side * {GROUP_STRIDE} + class_id AS grp, n::DOUBLE AS n, kept::DOUBLE AS kept,
     (kept > 0)::DOUBLE AS has_kept
 FROM (
     SELECT a.data_row_id, 0 AS side, a.class_id, count(*) AS n, count(*) AS kept
@@ -105,7 +104,7 @@ WITH cells AS (
     SELECT data_row_id, 0 AS gt, class_id + 1 AS pred FROM eval_objects
     WHERE run_id = $run AND source = 'prediction' AND status = 'FP' AND matched_id IS NULL
 )
-SELECT data_row_id, gt * {_SIDE} + pred AS grp, count(*)::DOUBLE AS n FROM cells
+SELECT data_row_id, gt * {GROUP_STRIDE} + pred AS grp, count(*)::DOUBLE AS n FROM cells
 GROUP BY ALL ORDER BY grp, data_row_id"""
 
 
