@@ -237,5 +237,24 @@ CREATE TABLE label_imports (
 {_annotation_table("label_history", _HISTORY_EXTRA)}
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6)
+#: Per-row scores a run's analysis derives (issue 9: the label-mistake score behind the
+#: ``candidate_mislabels`` slice), one value per (run, score name, data row).
+_V7 = """
+CREATE TABLE row_scores (
+    run_id INTEGER NOT NULL,
+    name VARCHAR NOT NULL,
+    data_row_id BIGINT NOT NULL,
+    value DOUBLE NOT NULL,
+    PRIMARY KEY (run_id, name, data_row_id)
+);
+"""
+
+#: Per-object embedding spaces (issue 6, crops): ``level`` is ``row`` (one vector per data
+#: row, ``ids.npy`` holds data row ids) or ``object`` (one vector per annotation or
+#: prediction; ``ids.npy`` holds their ids and ``rows.npy`` their data row ids).
+_V8 = """
+ALTER TABLE embedding_spaces ADD COLUMN level VARCHAR DEFAULT 'row';
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8)
 SCHEMA_VERSION = len(MIGRATIONS)
