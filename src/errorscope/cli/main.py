@@ -75,6 +75,7 @@ def info(workspace: Path, as_json: bool) -> None:
 def _register_subcommands() -> None:
     from errorscope.cli import (
         batches,
+        catalog,
         compare,
         demo,
         embeddings,
@@ -96,6 +97,7 @@ def _register_subcommands() -> None:
     cli.add_command(serve.serve)
     cli.add_command(rows.rows)
     cli.add_command(rows.aggregate)
+    cli.add_command(catalog.catalog)
     cli.add_command(slices.slice_group)
     cli.add_command(compare.compare)
     cli.add_command(demo.demo)

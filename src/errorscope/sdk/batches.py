@@ -148,8 +148,9 @@ class BatchMixin:
         priority: int = 3,
     ) -> BatchReport:
         """A batch of ``project`` from exactly one of: ``ids`` (a selection), ``filter``
-        or ``slice`` (evaluated on ``run``, which they need), ``similar`` (the ids of a
-        similarity search). ``run`` is also the run whose predictions become pre-labels.
+        or ``slice`` (evaluated on ``run``, or without one on the catalog of every data
+        row), ``similar`` (the ids of a similarity search). ``run`` is also the run whose
+        predictions become pre-labels.
         Rows already in the project are skipped and listed in the report."""
         if isinstance(priority, bool) or not isinstance(priority, int) or not 1 <= priority <= 5:
             raise ErrorscopeError(f"priority must be an integer 1 (highest) to 5, not {priority!r}")
@@ -166,10 +167,10 @@ class BatchMixin:
             chosen = [int(i) for i in (ids if ids is not None else similar or [])]
             origin = {"ids" if ids is not None else "similar": len(chosen)}
         else:
-            if run is None:
-                raise ErrorscopeError("a filter or slice is evaluated on a run: pass run=")
             where: Any = SliceMember(slice) if slice is not None else filter
-            chosen = self._all_ids(run, where)
+            # without a run, on the catalog (every data row; run-less filters only)
+            ws = cast(Any, self)
+            chosen = ws.catalog_ids(where) if run is None else self._all_ids(run, where)
             from errorscope.core.query import filter_to_json
             from errorscope.sdk.slices import as_filter
 

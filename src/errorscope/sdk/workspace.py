@@ -18,6 +18,7 @@ from errorscope.errors import InvalidInputError, NotFoundError, WorkspaceError
 from errorscope.ingest.common import Parsed
 from errorscope.sdk.aggregate import AggregateMixin
 from errorscope.sdk.batches import BatchMixin
+from errorscope.sdk.catalog import CatalogMixin
 from errorscope.sdk.compare import CompareMixin
 from errorscope.sdk.curves import CurvesMixin
 from errorscope.sdk.embeddings import EmbeddingsMixin
@@ -65,6 +66,7 @@ class Workspace(
     EvaluationMixin,
     CurvesMixin,
     QueryMixin,
+    CatalogMixin,
     EmbeddingsMixin,
     SliceMixin,
     AggregateMixin,

@@ -26,6 +26,7 @@ from errorscope.sdk.rows import row_detail
 from errorscope.sdk.workspace import Workspace
 from errorscope.server.aggregate import add_aggregate_routes, add_breakdown_routes
 from errorscope.server.batches import add_batch_routes
+from errorscope.server.catalog import add_catalog_routes
 from errorscope.server.embeddings import add_embedding_routes
 from errorscope.server.errors import ERROR_RESPONSES, install_error_handlers
 from errorscope.server.jobs import add_job_routes
@@ -191,6 +192,7 @@ def create_app(workspace_path: str | Path, *, media_roots: list[Path] | None = N
     add_pattern_routes(app, state.ws)
     add_breakdown_routes(app, state.ws)
     add_batch_routes(app, state.ws)
+    add_catalog_routes(app, state.ws)
     add_embedding_routes(app, state.ws)
     add_points_routes(app, state.ws)
     add_job_routes(app, state.ws)

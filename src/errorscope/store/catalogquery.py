@@ -1,0 +1,216 @@
+"""The catalog: every data row of the workspace's datasets, beyond any one model run.
+
+A catalog query is the query language (:mod:`errorscope.core.query`) without a run: the
+leaves that need no run's results (dataset, ground-truth class present or absent,
+"no ground truth at all" = unlabeled, metadata, text, ids) compile exactly as in
+:mod:`errorscope.store.query` (this module's :class:`CatalogCompiler` is its
+:class:`~errorscope.store.query.FilterCompiler` over a run-less row table); a leaf that
+reads a run (split, prediction class, metrics, confusion cells, evaluated objects,
+custom metrics) is an :class:`~errorscope.errors.InvalidQueryError` naming it. Every
+value is a bound parameter. Pages are keyset pages as in a run's query, sorted by row id
+or a metadata field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from errorscope.core.query import (
+    And,
+    ClassPresent,
+    Confusion,
+    CustomMetric,
+    Filter,
+    Not,
+    ObjectMatch,
+    Or,
+    RowMetric,
+    Similar,
+    SliceMember,
+    Sort,
+    Split,
+)
+from errorscope.errors import InvalidQueryError, NotFoundError
+from errorscope.store.database import Database
+from errorscope.store.query import (
+    FilterCompiler,
+    QueryResult,
+    _sort_key,
+    decode_cursor,
+    encode_cursor,
+)
+
+__all__ = [
+    "CatalogCompiler",
+    "DatasetCounts",
+    "catalog_counts",
+    "catalog_ids",
+    "catalog_query",
+    "label_classes",
+    "metadata_fields",
+    "runless_problem",
+]
+
+#: The catalog's rows ``m``: every data row of the chosen datasets (all if $datasets is
+#: NULL), with its dataset's name; the columns the run-less leaves read.
+_CATALOG_ROWS = """WITH m AS (
+    SELECT d.id, d.global_key, d.text, s.name AS dataset
+    FROM data_rows d JOIN datasets s ON s.id = d.dataset_id
+    WHERE $datasets IS NULL OR list_contains($datasets::VARCHAR[], s.name)
+)"""
+
+
+def runless_problem(f: Filter) -> str | None:
+    """Why ``f`` needs a model run (the first such leaf, described), or None if it does
+    not. Slice references and similarity filters must be resolved before."""
+    if isinstance(f, And | Or):
+        for x in f.filters:
+            found = runless_problem(x)
+            if found is not None:
+                return found
+        return None
+    if isinstance(f, Not):
+        return runless_problem(f.filter)
+    if isinstance(f, Split):
+        return "a split filter (splits belong to a model run)"
+    if isinstance(f, ClassPresent) and f.side == "prediction":
+        return "a prediction class filter (predictions belong to a model run)"
+    if isinstance(f, RowMetric):
+        return f"a metric filter on {f.name!r} (metrics belong to a model run)"
+    if isinstance(f, Confusion):
+        return "a confusion-matrix filter (it reads a run's evaluation)"
+    if isinstance(f, ObjectMatch):
+        return "an object filter (it reads a run's evaluated objects)"
+    if isinstance(f, CustomMetric):
+        return f"a custom metric filter on {f.name!r} (custom metrics belong to a model run)"
+    if isinstance(f, SliceMember | Similar):  # pragma: no cover - the SDK resolves them
+        return f"an unresolved {type(f).__name__} filter"
+    return None
+
+
+class CatalogCompiler(FilterCompiler):
+    """:class:`~errorscope.store.query.FilterCompiler` over the catalog's rows: the same
+    SQL for the run-less leaves, an :class:`InvalidQueryError` for the others."""
+
+    def compile(self, f: Filter) -> str:
+        problem = runless_problem(f)
+        if problem is not None:
+            raise InvalidQueryError(
+                f"{problem} needs a model run (run=): the catalog of all data rows has none"
+            )
+        return super().compile(f)
+
+    def ctes(self) -> str:
+        return _CATALOG_ROWS
+
+
+def _check_datasets(db: Database, datasets: Sequence[str] | None) -> list[str] | None:
+    if datasets is None:
+        return None
+    names = [str(n) for n in datasets]
+    known = {str(n) for (n,) in db.rows("SELECT name FROM datasets")}
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise NotFoundError(
+            f"no dataset named {unknown[0]!r} (datasets: {', '.join(sorted(known)) or 'none'})"
+        )
+    return names
+
+
+def catalog_query(
+    db: Database,
+    where: Filter | None,
+    sort: Sort,
+    *,
+    datasets: Sequence[str] | None = None,
+    limit: int,
+    cursor: str | None = None,
+) -> QueryResult:
+    """One page of the catalog's rows (of ``datasets``, default all) matching ``where``
+    in ``sort`` order (by id or a metadata field), and their total."""
+    if sort.metric is not None and sort.source != "metadata":
+        raise InvalidQueryError(
+            f"the catalog sorts by id or meta(FIELD), not {sort.spec()!r} (no model run)"
+        )
+    comp = CatalogCompiler()
+    comp.params["datasets"] = _check_datasets(db, datasets)
+    cond = "TRUE" if where is None else comp.compile(where)
+    key, join = _sort_key(db, comp, sort)
+    matched = (
+        f"{comp.ctes()},\nq AS (SELECT m.id, m.global_key, {key} AS sort_value FROM m{join} "
+        f"WHERE coalesce({cond}, FALSE))"
+    )
+    total = int(db.con.execute(f"{matched} SELECT count(*) FROM q", comp.params).fetchall()[0][0])
+    after = "TRUE"
+    params = dict(comp.params)
+    if cursor is not None:
+        value, last_id = decode_cursor(cursor, sort)
+        params["last_id"] = last_id
+        if value is None:
+            after = "(q.sort_value IS NULL AND q.id > $last_id)"
+        else:
+            params["last_value"] = value
+            cmp = "<" if sort.descending else ">"
+            after = (
+                f"(q.sort_value {cmp} $last_value OR (q.sort_value = $last_value "
+                f"AND q.id > $last_id) OR q.sort_value IS NULL)"
+            )
+    direction = "DESC" if sort.descending else "ASC"
+    params["limit"] = limit + 1  # one more tells whether there is a next page
+    rows = db.con.execute(
+        f"""{matched} SELECT q.id, q.global_key, q.sort_value FROM q WHERE {after}
+            ORDER BY q.sort_value {direction} NULLS LAST, q.id ASC LIMIT $limit""",
+        params,
+    ).fetchall()
+    out = [(int(i), k, v) for i, k, v in rows[:limit]]
+    next_cursor = None
+    if len(rows) > limit and out:
+        next_cursor = encode_cursor(sort, out[-1][2], out[-1][0])
+    return QueryResult(out, total, next_cursor)
+
+
+def catalog_ids(db: Database, where: Filter | None, datasets: Sequence[str] | None) -> list[int]:
+    """Ids (ascending) of every catalog row matching ``where``."""
+    comp = CatalogCompiler()
+    comp.params["datasets"] = _check_datasets(db, datasets)
+    cond = "TRUE" if where is None else comp.compile(where)
+    found = db.con.execute(f"{comp.matched(cond)} SELECT id FROM q ORDER BY id", comp.params)
+    return [int(i) for (i,) in found.fetchall()]
+
+
+@dataclass(frozen=True)
+class DatasetCounts:
+    """A dataset's data rows: all of them, those with ground truth, those without."""
+
+    dataset: str
+    total: int
+    labeled: int
+    unlabeled: int
+
+
+def catalog_counts(db: Database) -> list[DatasetCounts]:
+    """Per dataset (by name): its rows, labeled and unlabeled (no ground truth at all)."""
+    rows = db.rows(
+        """SELECT s.name, count(d.id),
+               count(d.id) FILTER (WHERE d.id IN (SELECT data_row_id FROM labels))
+           FROM datasets s LEFT JOIN data_rows d ON d.dataset_id = s.id
+           GROUP BY s.name ORDER BY s.name"""
+    )
+    return [DatasetCounts(str(n), int(t), int(lab), int(t) - int(lab)) for n, t, lab in rows]
+
+
+def label_classes(db: Database) -> list[str]:
+    """The classes that some ground-truth label uses, by name."""
+    return [
+        str(n)
+        for (n,) in db.rows(
+            "SELECT DISTINCT c.name FROM labels l JOIN classes c ON c.id = l.class_id ORDER BY 1"
+        )
+    ]
+
+
+def metadata_fields(db: Database) -> list[tuple[str, str]]:
+    """``(name, type)`` of every metadata field, by name."""
+    rows = db.rows("SELECT name, type FROM metadata_fields ORDER BY 1")
+    return [(str(n), str(t)) for n, t in rows]
