@@ -20,18 +20,40 @@ Test and ranking (:func:`find_patterns`):
 
 1. For every what x where with at least ``min_support`` eligible units inside and
    outside the group, the event rate inside (``k_in / n_in``) is compared with the rate
-   outside by the one-sided **Fisher exact test** (:func:`errorscope.core.stats.
-   fisher_greater`); all these tests form the family.
+   of **the rest** by the one-sided **Fisher exact test** (:func:`errorscope.core.stats.
+   fisher_greater`); all these tests form the family. The rest is the eligible units
+   where the condition's attribute has *another* value: units the attribute does not
+   describe (an object size for an unmatched prediction, a metadata field a row lacks)
+   are on neither side, so a group is never compared with units of another kind.
 2. p-values are adjusted for multiple comparisons over the whole family (**Holm** by
    default; Benjamini-Hochberg optional); a pattern is *significant* when its adjusted
-   p-value is below ``alpha``.
-3. The gap ``rate_in - rate_out`` gets **Newcombe's** 95 % interval, and the ranking score
-   is ``max(0, gap lower bound) * sqrt(n_in)``: how much worse, conservatively, weighted
-   by size, so a small noisy group needs a much larger gap to compete and a gap that
-   might be zero scores 0. Significant patterns come first, then by score.
-4. A two-condition pattern is kept only if it is more significant than each of its
-   one-condition parents (it adds information), and a pattern whose events and group
-   equal an earlier one's is dropped.
+   p-value is below ``alpha``. Significance is a gate: significant patterns come first.
+3. Among them the ranking score is the **excess errors** the group explains, taken
+   conservatively: ``n_in x`` the lower bound of the 95 % interval of the gap
+   ``rate_in - rate_out`` (the point value is ``k_in - n_in * rate_out``, observed minus
+   expected errors had the group the rest's rate). The interval is the wider of
+   **Newcombe's** (objects independent) and a **row-clustered** one (each rate a ratio
+   estimator over data rows with the sandwich variance ``sum_r (k_r - rate n_r)^2 / n^2
+   x G / (G - 1)``): errors piled up in a few images — one crowd photo with twenty
+   spurious boxes — are few independent observations and must not outrank an error
+   spread over many images. (The candidates are first ordered by the Newcombe score; the
+   best ``limit`` + a margin get the clustered interval and are ordered again.) The
+   score is size-weighted by construction — a pattern's worth is how many errors it
+   accounts for beyond the base rate, as in SliceLine's score where the error share and
+   the size both count — so a small noisy group scores little, and an error kind that
+   is equally frequent everywhere (the run's background false positives, say) scores 0
+   in every group: only its excess over the run's own rate counts. Ties: smaller
+   p-value, more specific *what*, fewer conditions.
+4. The **most specific** explanation wins. A pattern ``C`` *refines* ``P`` when its
+   units and its errors are subsets of ``P``'s (a confusion ``A -> B`` refines
+   classification errors, which refine any error; a two-condition group refines each of
+   its conditions). When a significant refinement carries at least ``explain`` (80 %)
+   of ``P``'s point excess, ``P`` is dropped — its excess is that of ``C`` plus noise —
+   and ``C`` takes ``P``'s place in the ranking if ``P``'s was better.
+5. A two-condition pattern is kept only if it is more significant than each of its
+   one-condition parents (it adds information), a pattern whose errors lie in fewer than
+   ``min_rows`` data rows is dropped, and of patterns with the same units and errors
+   only the best-ranked is kept.
 
 Caveat: objects of one data row are not independent; the exact test treats them as if
 they were. The row-clustered bootstrap intervals of the reported F1 values
@@ -135,8 +157,9 @@ class Candidate:
     gap_hi: float
     p_value: float
     p_adjusted: float = 1.0
-    score: float = 0.0
+    score: float = 0.0  # conservative excess errors: n_in x the gap's lower bound
     significant: bool = False
+    excess: float = 0.0  # k_in - n_in * rate_out: errors beyond the rest's rate
     group: Mask = field(default_factory=lambda: np.zeros(0, bool), repr=False)
     events: Mask = field(default_factory=lambda: np.zeros(0, bool), repr=False)
 
@@ -231,17 +254,24 @@ def find_patterns(
     min_rows: int = 3,
     max_whats: int = 200,
     limit: int = 100,
+    explain: float = 0.8,
+    described: dict[str, Mask] | None = None,
 ) -> tuple[list[Candidate], int]:
     """Test every what x (one or two) conditions and rank them (module docstring).
 
-    ``conditions``: (condition, mask over ``units``) pairs; conditions with the same
-    ``key`` are never combined. ``kinds``: the kinds of *what* searched. A pattern needs
-    ``min_events`` errors spread over at least ``min_rows`` data rows (one image full of
-    errors is not a pattern). At most ``max_whats`` whats (the most frequent) are tested
-    and the best ``limit`` patterns are returned.
+    ``conditions``: (condition, mask over ``units``) pairs, one per value of an
+    attribute; conditions with the same ``key`` are never combined. ``described``: per
+    key, the units its attribute describes (default: the units in one of its conditions'
+    masks); the rest of a group is the described units outside it. ``kinds``: the kinds
+    of *what* searched. A pattern needs ``min_events`` errors spread over at least
+    ``min_rows`` data rows (one image full of errors is not a pattern). At most
+    ``max_whats`` whats (the most frequent) are tested; the best ``limit`` + a margin are
+    re-scored with row-clustered intervals and the best ``limit`` returned. ``explain``:
+    the share of a pattern's excess errors a significant refinement must carry to
+    replace it.
     Returns ``(ranked candidates, family size)``; each candidate carries its
-    ``p_value``, Holm/BH ``p_adjusted`` in [0, 1] (small = real), ``significant`` and
-    ``score`` (>= 0, higher = worse and bigger)."""
+    ``p_value``, Holm/BH ``p_adjusted`` in [0, 1] (small = real), ``significant``,
+    ``excess`` and ``score`` (>= 0: conservative excess errors)."""
     if correction not in ("holm", "bh"):
         raise ValueError(f"correction must be 'holm' or 'bh', not {correction!r}")
     found = [f for f in whats(units, min_events=min_events) if f[0].kind in kinds]
@@ -251,46 +281,39 @@ def find_patterns(
         return [], 0
     elig = np.array([e for _, e, _ in found], dtype=bool)
     event = np.array([v for _, _, v in found], dtype=bool)
-    groups: list[tuple[tuple[Where, ...], Mask]] = [((w,), m) for w, m in conditions]
-    if max_conditions >= 2:
-        pool = sorted(conditions, key=lambda c: -int(c[1].sum()))[:pair_pool]
-        for (w1, m1), (w2, m2) in itertools.combinations(pool, 2):
-            if w1.key != w2.key:
-                both = m1 & m2
-                if both.sum() >= min_support:
-                    groups.append(((w1, w2), both))
-    gmat = np.array([m for _, m in groups], dtype=bool)
+    groups = _groups(conditions, max_conditions, pair_pool, min_support)
+    gmat = np.array([m for _, m, _ in groups], dtype=bool)
     inverse, members = _buckets(gmat)
     n_in = _cross_counts(elig, inverse, members)  # (whats, groups)
     k_in = _cross_counts(event, inverse, members)
-    n_out = elig.sum(axis=1).astype(np.int64)[:, None] - n_in
-    k_out = event.sum(axis=1).astype(np.int64)[:, None] - k_in
+    defined = _defined(conditions, described or {})
+    n_rest, k_rest = _described(elig, event, groups, defined)
+    n_out, k_out = n_rest - n_in, k_rest - k_in
     tested = (n_in >= min_support) & (n_out >= min_support)
     wi, gi = np.nonzero(tested)
     if not len(wi):
         return [], 0
-    p = stats.fisher_greater(k_in[wi, gi], n_in[wi, gi], k_out[wi, gi], n_out[wi, gi])
+    ki, ni, ko, no = k_in[wi, gi], n_in[wi, gi], k_out[wi, gi], n_out[wi, gi]
+    p = stats.fisher_greater(ki, ni, ko, no)
     adj = stats.holm(p) if correction == "holm" else stats.benjamini_hochberg(p)
-    lo, hi = stats.newcombe_interval(
-        k_in[wi, gi], n_in[wi, gi], k_out[wi, gi], n_out[wi, gi], confidence=confidence
-    )
-    score = np.maximum(np.nan_to_num(lo, nan=0.0), 0.0) * np.sqrt(n_in[wi, gi])
+    lo, hi = stats.newcombe_interval(ki, ni, ko, no, confidence=confidence)
+    score = np.maximum(np.nan_to_num(lo, nan=0.0), 0.0) * ni
+    excess = ki - ni * ko / np.maximum(no, 1)
     sig = adj < alpha
-    ok = (k_in[wi, gi] >= min_events) & (
-        k_in[wi, gi] * n_out[wi, gi] > k_out[wi, gi] * n_in[wi, gi]
-    )
+    ok = (ki >= min_events) & (ki * no > ko * ni)
     best_single: dict[tuple[int, Where], float] = {}
     for jj in np.nonzero(ok)[0]:
         where = groups[int(gi[jj])][0]
         if len(where) == 1:
             best_single[(int(wi[jj]), where[0])] = float(p[jj])
-    # best first: significant, then score, p-value, fewer conditions; masks only for these
+    # best first: significant, then score, p-value, specific what, fewer conditions
     n_cond = np.array([len(groups[int(g)][0]) for g in gi])
-    order = np.lexsort((n_cond, p, -score, ~sig))
-    kept: list[Candidate] = []
-    seen: set[tuple[int, bytes, bytes]] = set()
+    breadth = np.array([_BREADTH[found[int(w)][0].kind] for w in wi])
+    order = np.lexsort((n_cond, breadth, p, -score, ~sig))
+    pool: list[Candidate] = []  # masks only for the best (limit + a margin) candidates
+    seen: set[tuple[bytes, bytes]] = set()
     for jj in order[ok[order]]:
-        if len(kept) >= limit:
+        if len(pool) >= limit + max(limit, 100):
             break
         w, g = int(wi[jj]), int(gi[jj])
         where = groups[g][0]
@@ -300,11 +323,16 @@ def find_patterns(
         if np.unique(units.row[events]).size < min_rows:
             continue
         group = groups[g][1] & found[w][1]
-        key = (w, np.packbits(group).tobytes(), np.packbits(events).tobytes())
+        key = (np.packbits(group).tobytes(), np.packbits(events).tobytes())
         if key in seen:
             continue
         seen.add(key)
-        kept.append(
+        rest = found[w][1] & ~groups[g][1]
+        for k in groups[g][2]:
+            rest &= defined[k]
+        c_lo, c_hi = _row_clustered(units.row, group, rest, found[w][2], confidence)
+        g_lo, g_hi = min(float(lo[jj]), c_lo), max(float(hi[jj]), c_hi)
+        pool.append(
             Candidate(
                 what=found[w][0],
                 where=where,
@@ -312,17 +340,141 @@ def find_patterns(
                 k_in=int(k_in[w, g]),
                 n_out=int(n_out[w, g]),
                 k_out=int(k_out[w, g]),
-                gap_lo=float(lo[jj]),
-                gap_hi=float(hi[jj]),
+                gap_lo=g_lo,
+                gap_hi=g_hi,
                 p_value=float(p[jj]),
                 p_adjusted=float(adj[jj]),
-                score=float(score[jj]),
+                score=max(g_lo, 0.0) * int(n_in[w, g]),
                 significant=bool(sig[jj]),
+                excess=float(excess[jj]),
                 group=group,
                 events=events,
             )
         )
-    return kept, len(wi)
+    pool.sort(
+        key=lambda c: (not c.significant, -c.score, c.p_value, _BREADTH[c.what.kind], len(c.where))
+    )
+    return _most_specific(pool, explain)[:limit], len(wi)
+
+
+_BREADTH = {"confusion": 0, "spurious": 0, "error_type": 1, "any": 2}
+
+
+def _groups(
+    conditions: list[tuple[Where, Mask]], max_conditions: int, pair_pool: int, min_support: int
+) -> list[tuple[tuple[Where, ...], Mask, tuple[str, ...]]]:
+    """The groups tested: every condition, and pairs of the ``pair_pool`` largest ones on
+    different attributes (each with its attribute keys)."""
+    groups: list[tuple[tuple[Where, ...], Mask, tuple[str, ...]]]
+    groups = [((w,), m, (w.key,)) for w, m in conditions]
+    if max_conditions >= 2:
+        pool = sorted(conditions, key=lambda c: -int(c[1].sum()))[:pair_pool]
+        for (w1, m1), (w2, m2) in itertools.combinations(pool, 2):
+            if w1.key != w2.key:
+                both = m1 & m2
+                if both.sum() >= min_support:
+                    groups.append(((w1, w2), both, tuple(sorted((w1.key, w2.key)))))
+    return groups
+
+
+def _described(
+    elig: Mask,
+    event: Mask,
+    groups: list[tuple[tuple[Where, ...], Mask, tuple[str, ...]]],
+    defined: dict[str, Mask],
+) -> tuple[I64, I64]:
+    """Per what x group, the eligible and event units that the group's attributes
+    describe (group + rest): all of them unless an attribute leaves some units out."""
+    n_all = elig.sum(axis=1).astype(np.int64)
+    k_all = event.sum(axis=1).astype(np.int64)
+    n_rest = np.repeat(n_all[:, None], len(groups), axis=1)
+    k_rest = np.repeat(k_all[:, None], len(groups), axis=1)
+    partial: dict[tuple[str, ...], list[int]] = {}
+    for j, (_, _, keys) in enumerate(groups):
+        if not all(defined[k].all() for k in keys):
+            partial.setdefault(keys, []).append(j)
+    if partial:
+        masks = np.array(
+            [np.logical_and.reduce([defined[k] for k in keys]) for keys in partial], dtype=bool
+        )
+        inverse, members = _buckets(masks)
+        n_def = _cross_counts(elig, inverse, members)
+        k_def = _cross_counts(event, inverse, members)
+        for u, cols in enumerate(partial.values()):
+            n_rest[:, cols] = n_def[:, u : u + 1]
+            k_rest[:, cols] = k_def[:, u : u + 1]
+    return n_rest, k_rest
+
+
+def _defined(conditions: list[tuple[Where, Mask]], given: dict[str, Mask]) -> dict[str, Mask]:
+    """Per attribute key, the units it describes (``given``, else its conditions' union)."""
+    defined: dict[str, Mask] = {}
+    for w, m in conditions:
+        defined[w.key] = defined.get(w.key, np.zeros(len(m), bool)) | m
+    defined.update({k: np.asarray(m, bool) for k, m in given.items() if k in defined})
+    return defined
+
+
+def _row_clustered(
+    row: I64, group: Mask, rest: Mask, event: Mask, confidence: float
+) -> tuple[float, float]:
+    """The interval of ``rate(group) - rate(rest)`` with data rows as clusters: each rate
+    is a ratio estimator whose variance is the sandwich ``sum_r (k_r - rate n_r)^2 /
+    n^2 x G / (G - 1)`` over its G rows (objects of one image are not independent)."""
+    variance, rate = 0.0, []
+    for part in (group, rest):
+        n = np.bincount(row[part]).astype(np.float64)
+        k = np.bincount(row[part & event], minlength=len(n)).astype(np.float64)
+        total, g = float(n.sum()), int((n > 0).sum())
+        r = float(k.sum()) / total
+        variance += float(((k - r * n) ** 2).sum()) / total**2 * g / max(g - 1, 1)
+        rate.append(r)
+    half = _z_value(confidence) * float(np.sqrt(variance))
+    return rate[0] - rate[1] - half, rate[0] - rate[1] + half
+
+
+def _z_value(confidence: float) -> float:
+    from scipy import stats as sps  # lazily, as in core.stats (start-up time)
+
+    return float(sps.norm.ppf(0.5 + confidence / 2.0))
+
+
+def _subset(a: Mask, b: Mask) -> bool:
+    return not bool((a & ~b).any())
+
+
+def _most_specific(pool: list[Candidate], explain: float) -> list[Candidate]:
+    """Drop each candidate that a significant refinement explains (module docstring, 4);
+    the refinement takes the dropped one's place. ``pool`` is in ranking order."""
+    heir: dict[int, int] = {}
+    for i, parent in enumerate(pool):
+        best = -1
+        for j, child in enumerate(pool):
+            if (
+                j == i
+                or not child.significant
+                or child.excess < explain * parent.excess
+                or child.n_in > parent.n_in
+                or child.k_in > parent.k_in
+                or (child.n_in, child.k_in) == (parent.n_in, parent.k_in)
+            ):
+                continue
+            if (
+                _subset(child.events, parent.events)
+                and _subset(child.group, parent.group)
+                and (best < 0 or child.score > pool[best].score)
+            ):
+                best = j
+        if best >= 0:
+            heir[i] = best
+    place: dict[int, int] = {}
+    for i in range(len(pool)):
+        j = i
+        while j in heir:
+            j = heir[j]
+        place.setdefault(j, i)  # the best place among itself and what it replaces
+    kept = sorted(place, key=lambda j: place[j])
+    return [pool[j] for j in kept]
 
 
 def kmeans(vectors: npt.ArrayLike, k: int, *, seed: int = 0, iterations: int = 25) -> I64:

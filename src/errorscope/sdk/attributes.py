@@ -22,7 +22,12 @@ Computed attributes (:func:`row_attributes`, :func:`object_attributes`):
   (coarse to fine; k at most rows / 10; :func:`errorscope.core.patterns.kmeans`),
   ``c1`` .. ``ck``.
 * objects (spatial): **object size** (COCO: small < 32², medium < 96², large) and
-  **aspect** (tall: h/w > 2, wide: w/h > 2, else regular).
+  **aspect** (tall: h/w > 2, wide: w/h > 2, else regular) of the *labelled* object: a
+  ground truth's own box, a prediction's matched ground truth's box, nothing for an
+  unmatched prediction. A condition describes the data, never the model's output (as
+  SliceLine's slices are over input features): the size of a spurious box is the
+  detector's output, and "the detector's small boxes are mostly false" selects on the
+  outcome rather than finding a part of the data where the model fails.
 """
 
 from __future__ import annotations
@@ -74,6 +79,8 @@ class Frame:
     spatial: npt.NDArray[np.bool_]
     w: F64
     h: F64
+    gt_w: F64  # the labelled object's box: own (label), matched label's (prediction), NaN
+    gt_h: F64
     classification: bool  # the run is a classification run (class = answer)
 
     @property
@@ -114,6 +121,9 @@ def load_frame(db: Database, run: str) -> Frame:
     conf = _np(t, "confidence").astype(np.float64)
     other = np.full(len(t), None, dtype=object)
     other_conf = np.full(len(t), np.nan)
+    x1, y1, x2, y2 = (_np(t, c).astype(np.float64) for c in ("x1", "y1", "x2", "y2"))
+    gt_w = np.where(is_label, x2 - x1, np.nan)
+    gt_h = np.where(is_label, y2 - y1, np.nan)
     for side in (True, False):  # look the match up among the other side's objects
         mine = (is_label == side) & (matched >= 0)
         theirs = np.nonzero(is_label != side)[0]
@@ -124,10 +134,12 @@ def load_frame(db: Database, run: str) -> Frame:
             idx = np.nonzero(mine)[0]
             other[idx[hit]] = cls[theirs[pos[hit]]]
             other_conf[idx[hit]] = conf[theirs[pos[hit]]]
+            if not side:  # a prediction: its matched label's box
+                gt_w[idx[hit]] = (x2 - x1)[theirs[pos[hit]]]
+                gt_h[idx[hit]] = (y2 - y1)[theirs[pos[hit]]]
     status = _np(t, "status").astype(object)
     counted = np.where(is_label, np.isin(status, ["TP", "FN"]), np.isin(status, ["TP", "FP"]))
     row = np.searchsorted(row_ids, _np(t, "data_row_id").astype(np.int64))
-    x1, y1, x2, y2 = (_np(t, c).astype(np.float64) for c in ("x1", "y1", "x2", "y2"))
     error = np.array(["" if e is None else str(e) for e in _np(t, "error_type")], dtype=object)
     keep = counted
     return Frame(
@@ -149,6 +161,8 @@ def load_frame(db: Database, run: str) -> Frame:
         spatial=(~np.isin(kinds, ["radio", "checklist", "text_span"]) & np.isfinite(x1))[keep],
         w=(x2 - x1)[keep],
         h=(y2 - y1)[keep],
+        gt_w=gt_w[keep],
+        gt_h=gt_h[keep],
         classification=bool(np.isin(kinds, _CLASSIFICATION).all()) and len(t) > 0,
     )
 
@@ -164,6 +178,7 @@ class Attribute:
     values: Obj
     bounds: dict[str, tuple[float, float]]
     metadata: str | None = None  # the metadata field it comes from (for filters)
+    skip: tuple[str, ...] = ()  # values that describe a row but make no condition ("no")
 
 
 def _tertiles(x: F64, names: tuple[str, str, str]) -> tuple[Obj, dict[str, tuple[float, float]]]:
@@ -295,14 +310,13 @@ def row_attributes(db: Database, frame: Frame, cache: Path) -> list[Attribute]:
             out.append(Attribute("brightness", "image brightness", vals, bounds))
         for colour in sorted({c for cs in colours if cs for c in str(cs).split(",")}):
             has = np.array(
-                [None if cs is None else ("yes" if colour in str(cs).split(",") else None)
+                [None if cs is None else ("yes" if colour in str(cs).split(",") else "no")
                  for cs in colours],
                 dtype=object,
             )  # fmt: skip
             if (has == "yes").any():
-                out.append(
-                    Attribute(f"colour:{colour}", f"dominant colours include {colour}", has, {})
-                )
+                label = f"dominant colours include {colour}"
+                out.append(Attribute(f"colour:{colour}", label, has, {}, skip=("no",)))
     if (media == "text").any():
         text = _np(rows, "text").astype(object)
         length = np.array([np.nan if t is None else float(len(t)) for t in text])
@@ -347,16 +361,17 @@ def embedding_clusters(db: Database, frame: Frame, *, k: int = 8) -> list[Attrib
 
 
 def object_attributes(frame: Frame) -> list[Attribute]:
-    """Object-level attributes of the frame's spatial objects: size and aspect."""
-    if not frame.spatial.any():
+    """Object-level attributes of the frame's spatial objects: size and aspect of the
+    labelled object (a prediction takes its matched label's; an unmatched one has none)."""
+    sp = frame.spatial & np.isfinite(frame.gt_w) & np.isfinite(frame.gt_h)
+    if not sp.any():
         return []
-    area = frame.w * frame.h
+    area = frame.gt_w * frame.gt_h
     size = np.full(len(area), None, dtype=object)
-    sp = frame.spatial
     size[sp] = np.where(area[sp] < 32**2, "small", np.where(area[sp] < 96**2, "medium", "large"))
     aspect = np.full(len(area), None, dtype=object)
     with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = frame.h / frame.w
+        ratio = frame.gt_h / frame.gt_w
     aspect[sp] = np.where(ratio[sp] > 2, "tall", np.where(ratio[sp] < 0.5, "wide", "regular"))
     return [
         Attribute("object_size", "object size", size, {}),

@@ -101,17 +101,21 @@ class Pattern:
 
 def _conditions(
     frame: Frame, attrs: list[Attribute], objs: list[Attribute]
-) -> tuple[list[tuple[Where, Mask]], dict[Where, Attribute]]:
+) -> tuple[list[tuple[Where, Mask]], dict[Where, Attribute], dict[str, Mask]]:
+    """The conditions (one per attribute value), their attributes and, per attribute
+    key, the objects it describes (its value is not None)."""
     out: list[tuple[Where, Mask]] = []
     source: dict[Where, Attribute] = {}
+    described: dict[str, Mask] = {}
     for level, items in (("row", attrs), ("object", objs)):
         for a in items:
             vals = a.values[frame.row] if level == "row" else a.values
-            for v in sorted({str(x) for x in a.values if x is not None}):
+            described[a.key] = np.array([v is not None for v in vals], dtype=bool)
+            for v in sorted({str(x) for x in a.values if x is not None} - set(a.skip)):
                 w = Where(a.key, v, a.label, level)
                 out.append((w, vals == v))
                 source[w] = a
-    return out, source
+    return out, source, described
 
 
 def _where_filter(w: Where, attr: Attribute) -> Filter | None:
@@ -196,7 +200,7 @@ class PatternMixin:
             inside = np.isin(frame.row_ids, ids)
             frame = _restrict(frame, inside[frame.row])
         attrs = row_attributes(self.db, frame, self.path / "cache")
-        conds, source = _conditions(frame, attrs, object_attributes(frame))
+        conds, source, described = _conditions(frame, attrs, object_attributes(frame))
         units = Units(frame.row, frame.is_label, frame.cls, frame.other, frame.status, frame.error)
         found, _family = find_patterns(
             units,
@@ -205,6 +209,7 @@ class PatternMixin:
             alpha=alpha,
             correction=correction,
             kinds=tuple(kinds),
+            described=described,
         )
         if significant_only:
             found = [c for c in found if c.significant]
@@ -235,6 +240,8 @@ def _restrict(frame: Frame, keep: Mask) -> Frame:
         "spatial",
         "w",
         "h",
+        "gt_w",
+        "gt_h",
     ]
     values = {k: getattr(frame, k)[keep] for k in arrays}
     return Frame(
