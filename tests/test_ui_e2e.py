@@ -419,6 +419,36 @@ def test_lasso_in_the_projector_selects_a_cluster(page: Any, served: Served, sho
     assert sorted(_tile_ids(page)) == want
 
 
+def test_projector_colors_by_class_from_one_request(page: Any, served: Served) -> None:
+    # independent: each row's most frequent label class (ties: first name) from its detail
+    ids = served.ids("det", None)
+    want: dict[str, int] = {}
+    for i in ids:
+        names = [a["class_name"] for a in served.api(f"/api/rows/{i}?run=det")["labels"]]
+        top = min(set(names), key=lambda c: (-names.count(c), c)) if names else "none"
+        want[top] = want.get(top, 0) + 1
+    assert len(want) > 10
+    asked: list[str] = []
+    page.on("request", lambda r: asked.append(r.url) if "/api/" in r.url else None)
+    # TP x FN: every row of the run is a point (no NaN)
+    page.goto(f"{served.url}/?run=det&view=projector&pcolor=result&space=m%3Atp%3Afn")
+    page.wait_for_selector("[data-testid=legend][data-color-by=result] li")
+    assert [u for u in asked if "/points" in u] == [
+        u for u in asked if "/points" in u and "classes=true" in u
+    ]
+    assert page.get_by_test_id("point-count").inner_text() == f"{len(ids)} points"
+    asked.clear()
+    page.get_by_test_id("point-color").select_option("gt")
+    page.wait_for_selector("[data-testid=legend][data-color-by=gt] li")
+    got = {
+        li.get_attribute("data-label"): int(li.get_attribute("data-count"))
+        for li in page.get_by_test_id("legend").locator("li").all()
+    }
+    assert got == want
+    # the switch recolors the loaded codes: no request per class, no request at all
+    assert [u for u in asked if "/points" in u or "/rows" in u] == []
+
+
 def test_select_rows_and_save_them_as_a_slice(page: Any, served: Served) -> None:
     page.goto(served.url + "/?run=det")
     _count(page)

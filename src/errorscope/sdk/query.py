@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from errorscope.core.pointcodes import PointCodes, point_codes
 from errorscope.core.query import READY_MADE, ROW_METRICS, Filter, SliceMember, Sort, parse_sort
 from errorscope.errors import InvalidQueryError
 from errorscope.sdk.slices import as_filter, resolve_slices
@@ -112,8 +113,24 @@ class QueryMixin:
         ids = np.asarray(index.ids[mask], np.int64)
         return ids, [np.asarray(index.metrics[name][mask], np.float64) for name in metrics]
 
+    def row_point_codes(self, run: str, ids: npt.ArrayLike) -> PointCodes:
+        """The projector's color codes (:mod:`errorscope.core.pointcodes`) of ``run``'s
+        rows ``ids``, in that order: dominant ground-truth and predicted class codes and
+        the result code, in one vectorised pass over the in-memory row index. Ids that
+        are not rows of the run raise :class:`~errorscope.errors.InvalidQueryError`."""
+        info = catalog.get_run(self.db, run)
+        index = load_index(self.db, info.id)
+        wanted = np.asarray(ids, np.int64).reshape(-1)
+        pos = np.minimum(np.searchsorted(index.ids, wanted), max(index.n - 1, 0))
+        if index.n == 0 or not np.array_equal(index.ids[pos], wanted):
+            missing = wanted if index.n == 0 else wanted[index.ids[pos] != wanted]
+            if len(missing):
+                raise InvalidQueryError(f"data row {int(missing[0])} is not a row of run {run!r}")
+        return point_codes(index, pos)
+
     def prepare_queries(self, runs: list[str] | None = None) -> None:
-        """Build the row index of ``runs`` (default: every run) now, so that the first
-        query does not wait for it (the server does this when it starts)."""
+        """Build the row index of ``runs`` (default: every run) and its aggregation
+        bitmaps now, so that the first query does not wait for them (the server does this
+        when it starts)."""
         for run in runs if runs is not None else [r.name for r in catalog.list_runs(self.db)]:
-            load_index(self.db, catalog.get_run(self.db, run).id)
+            load_index(self.db, catalog.get_run(self.db, run).id).prepare()

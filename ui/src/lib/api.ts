@@ -91,6 +91,17 @@ export const api = {
     if (!res.ok) throw new ApiError(res.status, `points of ${run}: ${res.status} ${res.statusText}`);
     return res.arrayBuffer();
   },
+  /** As metricPoints, with each row's class and result codes (see decodePointsWithCodes). */
+  pointsWithCodes: async (
+    run: string,
+    x: string,
+    y: string,
+    filter: Filter | null,
+  ): Promise<{ buf: ArrayBuffer; n: number }> => {
+    const res = await fetch(withFilter(`/api/runs/${enc(run)}/points`, filter, { x, y, classes: 'true' }));
+    if (!res.ok) throw new ApiError(res.status, `points of ${run}: ${res.status} ${res.statusText}`);
+    return { buf: await res.arrayBuffer(), n: Number(res.headers.get('X-Points')) };
+  },
   evaluate: (run: string, iou: number, confidence: number) =>
     post<Job>(`/api/runs/${enc(run)}/evaluate`, { iou, confidence }),
   job: (id: string) => call<Job>(`/api/jobs/${enc(id)}`),

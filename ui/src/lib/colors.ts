@@ -23,6 +23,7 @@ export const RESULT_COLORS: Record<string, string> = {
   TP: '#2ca02c',
   FP: '#d62728',
   FN: '#ff7f0e',
+  'FP+FN': '#9467bd',
   ignored: '#9aa0a6',
   none: '#9aa0a6',
 };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeColumns, decodeMetricPoints, decodeProjection, joinMetrics, resultGroups, parseProjection, parseSpaces, toWorld } from './projection';
+import { decodeMetricPoints, decodeProjection, joinMetrics, parseProjection, parseSpaces, toWorld } from './projection';
 
 describe('projector points', () => {
   it('reads the projection shapes the API may answer', () => {
@@ -55,24 +55,6 @@ describe('projector points', () => {
     expect(p.ids.length).toBe(2);
     expect(decodeMetricPoints(new ArrayBuffer(0)).ids.length).toBe(0);
     expect(() => decodeMetricPoints(new ArrayBuffer(20))).toThrow(/not n x 16/);
-  });
-
-  it('groups points by result: FP first, then FN, then all TP', () => {
-    const cols = (rows: [number, number, number][]) => {
-      const n = rows.length;
-      const buf = new ArrayBuffer(16 * n);
-      const view = new DataView(buf);
-      rows.forEach(([id, x, y], i) => {
-        view.setBigInt64(8 * i, BigInt(id), true);
-        view.setFloat32(8 * n + 4 * i, x, true);
-        view.setFloat32(12 * n + 4 * i, y, true);
-      });
-      return decodeColumns(buf);
-    };
-    // fp, fn of rows 1..5 (row 6 is not a point)
-    const fpFn = cols([[1, 2, 1], [2, 0, 3], [3, 0, 0], [4, Number.NaN, Number.NaN], [5, 0, 0], [6, 1, 0]]);
-    const tp = cols([[1, 4, 4], [2, 0, 0], [3, 2, 2], [4, 0, 0], [5, 0, 0]]);
-    expect([...resultGroups(Int32Array.from([1, 2, 3, 4, 5]), fpFn, tp)]).toEqual([1, 2, 3, 0, 0]);
   });
 
   it('lists spaces', () => {

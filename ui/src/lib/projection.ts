@@ -86,29 +86,6 @@ export function decodeMetricPoints(buf: ArrayBuffer): Points {
   return { ids: ids.slice(0, k), xs: xs.slice(0, k), ys: ys.slice(0, k) };
 }
 
-/** The result group of each point (1 has FP, 2 has FN, 3 all TP, 0 none; the first that
- * applies) from the (fp, fn) and (tp, any) columns of the run's rows. */
-export function resultGroups(
-  ids: Int32Array,
-  fpFn: { ids: Float64Array; xs: Float32Array; ys: Float32Array },
-  tp: { ids: Float64Array; xs: Float32Array },
-): Uint16Array {
-  const at = new Map<number, number>();
-  ids.forEach((id, i) => at.set(id, i));
-  const out = new Uint16Array(ids.length);
-  for (let j = 0; j < fpFn.ids.length; j++) {
-    const i = at.get(fpFn.ids[j]);
-    if (i === undefined) continue;
-    if (fpFn.xs[j] >= 1) out[i] = 1;
-    else if (fpFn.ys[j] >= 1) out[i] = 2;
-  }
-  for (let j = 0; j < tp.ids.length; j++) {
-    const i = at.get(tp.ids[j]);
-    if (i !== undefined && out[i] === 0 && tp.xs[j] >= 1) out[i] = 3;
-  }
-  return out;
-}
-
 /** Names of the embedding spaces in a GET /api/embeddings answer. */
 export function parseSpaces(body: unknown): string[] {
   const list = Array.isArray(body)
