@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import orjson
 import pyarrow as pa
 import pytest
@@ -424,3 +425,43 @@ def test_injection_in_the_new_string_parameters_is_a_plain_value(voc: es.Workspa
         assert {r.sort_value for r in page.rows} == {None}
         assert voc.histogram("det", "iou", class_name=bad)["bins"] == []
     assert everything(voc) == before
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_class_table_grouped_equals_brute_force_on_every_path(seed: int) -> None:
+    """ClassTable.grouped answers few rows entry by entry, most rows by bitmaps (dense
+    groups by popcounts of bit planes, a float column by a sparse product, sparse groups
+    entry by entry) and all rows from cached totals: every path equals a plain sum."""
+    from errorscope.core.rowindex import ClassTable
+
+    rng = np.random.default_rng(seed)
+    n_rows = int(rng.integers(1, 3000))
+    # group sizes from one row to every row, so that some groups get bitmaps and some not
+    pairs = {
+        (int(g), int(r))
+        for g in range(12)
+        for r in rng.choice(n_rows, size=int(rng.integers(1, n_rows + 1)), replace=False)[
+            : int(rng.choice([1, 3, n_rows // 40 + 1, n_rows // 3 + 1, n_rows]))
+        ]
+    }
+    table_rows = sorted(pairs)
+    group = np.array([g * 7 + 3 for g, _ in table_rows], np.int64)  # arbitrary group codes
+    row = np.array([r for _, r in table_rows], np.int32)
+    values = {
+        "count": rng.integers(0, 300, len(row)).astype(np.float64),
+        "flag": rng.integers(0, 2, len(row)).astype(np.float64),
+        "score": rng.random(len(row)),
+    }
+    table = ClassTable(row, group, values, n_rows)
+    for density in (0.0, 0.005, 0.3, 0.9, 1.0):
+        mask = rng.random(n_rows) < density
+        codes, rows, sums = table.grouped(mask, ("count", "flag", "score"))
+        hit = mask[row]
+        want_codes = np.unique(group[hit])
+        assert codes.tolist() == want_codes.tolist()
+        for i, code in enumerate(want_codes):
+            sel = hit & (group == code)
+            assert rows[i] == sel.sum()
+            assert sums["count"][i] == values["count"][sel].sum()
+            assert sums["flag"][i] == values["flag"][sel].sum()
+            assert sums["score"][i] == pytest.approx(values["score"][sel].sum(), abs=1e-9)

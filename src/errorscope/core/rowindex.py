@@ -44,7 +44,17 @@ from errorscope.core.query import (
     Split,
 )
 
-__all__ = ["GROUP_STRIDE", "ClassTable", "LeafIds", "RowIndex", "bin_counts", "select_page"]
+__all__ = [
+    "CELL_COLUMNS",
+    "COUNT_COLUMNS",
+    "GROUP_STRIDE",
+    "SCORE_COLUMNS",
+    "ClassTable",
+    "LeafIds",
+    "RowIndex",
+    "bin_counts",
+    "select_page",
+]
 
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
@@ -58,6 +68,11 @@ SIDES = ("label", "prediction")
 #: :attr:`RowIndex.classes`; gt and predicted class id + 1, 0 for none, in
 #: :attr:`RowIndex.confusion`).
 GROUP_STRIDE = 2**32
+#: The columns the aggregations sum: of :attr:`RowIndex.classes` (per-class counts),
+#: :attr:`RowIndex.per_class` (metric bars) and :attr:`RowIndex.confusion` (cells).
+COUNT_COLUMNS = ("kept", "has_kept")
+SCORE_COLUMNS = ("tp", "fp", "fn", "iou_sum")
+CELL_COLUMNS = ("n",)
 
 
 @dataclass
@@ -89,6 +104,9 @@ class ClassTable:
         self.indptr = np.searchsorted(self.row[self.by_row], np.arange(self.n_rows + 1))
         self._totals: dict[str, F64] = {}
         self._by_row: dict[str, npt.NDArray[Any]] = {}
+        self._plane_cache: dict[str, _Planes | None] = {}
+        self._csr_cache: dict[str, Any] = {}
+        self._split: tuple[npt.NDArray[np.intp], npt.NDArray[np.intp], Mask] | None = None
 
     def rows_of(self, group: int) -> npt.NDArray[np.int32]:
         s, e = self.ptr.get(group, (0, 0))
@@ -120,7 +138,8 @@ class ClassTable:
         return self._by_row[name]
 
     def _sums(self, mask: Mask | None, columns: tuple[str, ...]) -> tuple[I64, dict[str, F64]]:
-        """Per group: the rows in ``mask`` (None: all, cached) and the sums of ``columns``."""
+        """Per group: the rows in ``mask`` (None: all, cached) and the sums of ``columns``,
+        from the entries of those rows (O(their entries))."""
         n = len(self.codes)
         if mask is None:
             if "" not in self._totals:
@@ -139,22 +158,150 @@ class ClassTable:
             sums[c] = np.bincount(dense, weights=weights, minlength=n).astype(np.float64)
         return np.bincount(dense, minlength=n).astype(np.int64), sums
 
+    def _planes(self, name: str) -> _Planes | None:
+        """The bit planes of ``name`` (``""``: presence) over the dense groups, made on
+        first use; None for a column that is not a small non-negative integer."""
+        if name not in self._plane_cache:
+            self._plane_cache[name] = _Planes.of(self, name)
+        return self._plane_cache[name]
+
+    def _dense_csr(self, name: str) -> Any:
+        """``name`` of the dense groups' entries as a (group, row) sparse matrix."""
+        key = f"csr:{name}"
+        if key not in self._csr_cache:
+            from scipy.sparse import csr_array  # only float columns need it
+
+            pos = self._layout()[0]
+            self._csr_cache[key] = csr_array(
+                (self.values[name][pos], (self.dense[pos], self.row[pos])),
+                shape=(len(self.codes), self.n_rows),
+            )
+        return self._csr_cache[key]
+
+    def _layout(self) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp], Mask]:
+        """Entry positions of the dense groups and of the sparse ones, and which groups
+        are dense: those with at least one row in :data:`DENSE_FRACTION` of all rows,
+        where a bitmap of the rows (n/8 bytes) is no bigger than a list of them."""
+        if self._split is None:
+            counts = np.bincount(self.dense, minlength=len(self.codes))
+            dense_group = counts * DENSE_FRACTION >= max(self.n_rows, 1)
+            on = dense_group[self.dense]
+            self._split = (np.flatnonzero(on), np.flatnonzero(~on), dense_group)
+        return self._split
+
+    def _sums_bitmaps(self, mask: Mask, columns: tuple[str, ...]) -> tuple[I64, dict[str, F64]]:
+        """:meth:`_sums` in O(groups x rows / 64), whatever the mask: dense groups by
+        popcounts of their bit planes against the packed mask (a float column by a sparse
+        product), sparse groups from their few entries."""
+        n = len(self.codes)
+        _, sparse_pos, _ = self._layout()
+        words = pack_mask(mask)
+        presence = self._planes("")
+        assert presence is not None
+        rows = presence.sums(words, n)
+        sums: dict[str, F64] = {}
+        for c in columns:
+            planes = self._planes(c)
+            if planes is not None:
+                sums[c] = planes.sums(words, n)
+            else:
+                sums[c] = np.asarray(self._dense_csr(c) @ mask.astype(np.float64), np.float64)
+        if len(sparse_pos):
+            hit = sparse_pos[mask[self.row[sparse_pos]]]
+            d = self.dense[hit]
+            rows += np.bincount(d, minlength=n)
+            for c in columns:
+                sums[c] += np.bincount(d, weights=self.values[c][hit], minlength=n)
+        return np.rint(rows).astype(np.int64), sums
+
+    def prepare(self, columns: tuple[str, ...]) -> None:
+        """Make the bitmaps that aggregating ``columns`` over many rows reads (else the
+        first such aggregation makes them)."""
+        for c in ("", *columns):
+            if self._planes(c) is None:
+                self._dense_csr(c)
+
     def grouped(self, mask: Mask, columns: tuple[str, ...]) -> tuple[I64, I64, dict[str, F64]]:
         """Over the entries of rows in ``mask``: each group present, how many rows it
-        has, and the sums of ``columns``, in group order. O(entries of those rows)."""
-        if 2 * int(mask.sum()) > self.n_rows:  # cheaper: everything minus the rest
+        has, and the sums of ``columns``, in group order. A few rows are read entry by
+        entry; many rows by popcounts over bitmaps (:meth:`_sums_bitmaps`)."""
+        selected = int(mask.sum())
+        if selected == self.n_rows:
             rows, sums = self._sums(None, columns)
-            rest_rows, rest = self._sums(~mask, columns)
-            rows = rows - rest_rows
-            sums = {c: sums[c] - rest[c] for c in columns}
-        else:
+        elif selected * FEW_ROWS < self.n_rows:
             rows, sums = self._sums(mask, columns)
+        else:
+            rows, sums = self._sums_bitmaps(mask, columns)
         present = rows > 0
         return (
             self.codes[present],
             rows[present].astype(np.int64),
             {c: v[present] for c, v in sums.items()},
         )
+
+
+#: A group gets bitmaps when it has a row in this many rows or more (see ClassTable).
+DENSE_FRACTION = 32
+#: Masks with fewer than one row in this many are aggregated entry by entry.
+FEW_ROWS = 64
+
+
+def pack_mask(mask: Mask) -> npt.NDArray[np.uint64]:
+    """``mask`` as a little-endian bitmap of 64-bit words (zero padded)."""
+    packed = np.packbits(mask, bitorder="little")
+    pad = (-len(packed)) % 8
+    if pad:
+        packed = np.r_[packed, np.zeros(pad, np.uint8)]
+    return packed.view(np.uint64)
+
+
+@dataclass
+class _Planes:
+    """Bitmaps of a :class:`ClassTable` column over its dense groups: bit ``b`` of the
+    column's value in each row of group ``group[i]`` is plane ``i`` (``weight[i] =
+    2**b``), so the column's sum over a mask is a weighted popcount of plane & mask.
+    The presence column (``""``) has one plane per group, of weight 1."""
+
+    bits: npt.NDArray[np.uint64]  # (planes, words)
+    group: npt.NDArray[np.intp]
+    weight: F64
+
+    @classmethod
+    def of(cls, table: ClassTable, name: str) -> _Planes | None:
+        _, _, dense_group = table._layout()
+        column = None if name == "" else table.values[name]
+        planes: list[npt.NDArray[np.uint64]] = []
+        owner: list[int] = []
+        weight: list[float] = []
+        for g in np.flatnonzero(dense_group):  # each group is a slice of the table
+            s, e = table.ptr[int(table.codes[g])]
+            r = table.row[s:e]
+            if column is None:
+                v = np.ones(e - s, np.int64)
+            else:
+                raw = column[s:e]
+                if raw.min() < 0 or raw.max() >= 2**31 or not np.array_equal(raw, np.floor(raw)):
+                    return None
+                v = raw.astype(np.int64)
+            for b in range(int(v.max()).bit_length()):
+                on = np.zeros(table.n_rows, bool)
+                on[r[((v >> b) & 1).astype(bool)]] = True
+                planes.append(pack_mask(on))
+                owner.append(int(g))
+                weight.append(float(2**b))
+        words = (table.n_rows + 63) // 64
+        bits = np.stack(planes) if planes else np.zeros((0, words), np.uint64)
+        return cls(bits, np.asarray(owner, np.intp), np.asarray(weight, np.float64))
+
+    def sums(self, words: npt.NDArray[np.uint64], n_groups: int) -> F64:
+        """Per group, the column's sum over the rows set in ``words``."""
+        counts = np.empty(len(self.bits), np.float64)
+        for s in range(0, len(self.bits), 32):  # bounded temporaries
+            counts[s : s + 32] = np.bitwise_count(self.bits[s : s + 32] & words).sum(
+                axis=1, dtype=np.int64
+            )
+        out = np.bincount(self.group, weights=counts * self.weight, minlength=n_groups)
+        return out.astype(np.float64)
 
 
 @dataclass
@@ -177,6 +324,12 @@ class RowIndex:
     @property
     def n(self) -> int:
         return len(self.ids)
+
+    def prepare(self) -> None:
+        """Make the bitmaps of the aggregated columns now (see :meth:`ClassTable.prepare`)."""
+        self.classes.prepare(COUNT_COLUMNS)
+        self.per_class.prepare(SCORE_COLUMNS)
+        self.confusion.prepare(CELL_COLUMNS)
 
     def positions(self, ids: I64) -> npt.NDArray[np.intp]:
         """Positions of those ``ids`` that are rows of the index."""

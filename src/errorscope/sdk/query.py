@@ -129,7 +129,8 @@ class QueryMixin:
         return point_codes(index, pos)
 
     def prepare_queries(self, runs: list[str] | None = None) -> None:
-        """Build the row index of ``runs`` (default: every run) now, so that the first
-        query does not wait for it (the server does this when it starts)."""
+        """Build the row index of ``runs`` (default: every run) and its aggregation
+        bitmaps now, so that the first query does not wait for them (the server does this
+        when it starts)."""
         for run in runs if runs is not None else [r.name for r in catalog.list_runs(self.db)]:
-            load_index(self.db, catalog.get_run(self.db, run).id)
+            load_index(self.db, catalog.get_run(self.db, run).id).prepare()

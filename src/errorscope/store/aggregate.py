@@ -1,7 +1,9 @@
 """Aggregations of a run's rows under a filter: per-class counts and scores, the
 confusion matrix and histograms, from the run's row index
 (:mod:`errorscope.store.queryindex`): the filter becomes a mask over the rows, and each
-aggregation is a pass over the index's per-(row, class) tables — no SQL per request.
+aggregation sums columns of the index's per-(row, class) tables over the rows in the mask
+(popcounts of bitmaps for most rows; see :meth:`~errorscope.core.rowindex.ClassTable.grouped`)
+— no SQL per request.
 """
 
 from __future__ import annotations
@@ -11,7 +13,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from errorscope.core.query import Filter
-from errorscope.core.rowindex import GROUP_STRIDE, bin_counts
+from errorscope.core.rowindex import (
+    CELL_COLUMNS,
+    COUNT_COLUMNS,
+    GROUP_STRIDE,
+    SCORE_COLUMNS,
+    bin_counts,
+)
 from errorscope.store.database import Database
 from errorscope.store.queryindex import index_mask, load_index
 
@@ -34,7 +42,7 @@ def class_counts(
     evaluation ignored it, below the confidence threshold; an unevaluated run's
     predictions are all kept). Classes with nothing kept are left out; by name."""
     index, mask = index_mask(db, run_id, where)
-    groups, _, sums = index.classes.grouped(mask, ("kept", "has_kept"))
+    groups, _, sums = index.classes.grouped(mask, COUNT_COLUMNS)
     names = {v: k for k, v in index.class_ids.items()}
     labels: list[tuple[str, int, int]] = []
     preds: list[tuple[str, int, int]] = []
@@ -58,7 +66,7 @@ def confusion_cells(
     """The matching rows, and the confusion-matrix cells ``(gt, pred, objects, data
     rows)`` of their evaluated objects (``None``: no match), by gt then pred (None last)."""
     index, mask = index_mask(db, run_id, where)
-    groups, rows, sums = index.confusion.grouped(mask, ("n",))
+    groups, rows, sums = index.confusion.grouped(mask, CELL_COLUMNS)
     names = {v: k for k, v in index.class_ids.items()}
     cells = [
         (*_cell(names, g), int(k), int(r)) for g, k, r in zip(groups, sums["n"], rows, strict=True)
@@ -94,7 +102,7 @@ def class_scores(db: Database, run_id: int, where: Filter | None) -> list[ClassS
     """Per class, the TP/FP/FN counts and TP IoU sum of the evaluated objects in the
     matching rows (sums of the per-row, per-class counts), by class name."""
     index, mask = index_mask(db, run_id, where)
-    groups, rows, sums = index.per_class.grouped(mask, ("tp", "fp", "fn", "iou_sum"))
+    groups, rows, sums = index.per_class.grouped(mask, SCORE_COLUMNS)
     names = {v: k for k, v in index.class_ids.items()}
     out = [
         ClassScores(
