@@ -547,3 +547,163 @@ def test_recompute_with_thresholds_shows_progress_and_reloads(page: Any, served:
     assert after["params"] == before["params"]
     assert after["counts"] == before["counts"]
     assert _count(page) == served.cli["all"]["total"]  # the gallery loaded again
+
+
+# -- catalog: every data row, no run -------------------------------------------------------
+@dataclass
+class CatalogServed:
+    url: str
+    unlabeled: set[str]  # global keys of the images whose ground truth was not imported
+    key_of: dict[int, str]
+    vectors: Any  # the embedding space "pix": unit vectors, by row id
+    vector_ids: list[int]
+
+    def api(self, path: str, **kwargs: Any) -> Any:
+        r = httpx.get(self.url + path, timeout=30, **kwargs)
+        r.raise_for_status()
+        return r.json()
+
+
+@pytest.fixture(scope="module")
+def catalog_served(served: Served, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A second server: voc100 with the VOC ground truth of 3 images in 4 (the others
+    unlabeled, known from the file names), no run, an embedding space of 8x8 pixels."""
+    import shutil
+
+    import numpy as np
+    from PIL import Image
+
+    voc = shared_path("voc100")
+    tmp = tmp_path_factory.mktemp("catalog-ui")
+    xmls = sorted((voc / "gts" / "pascalvoc_format").glob("*.xml"))
+    gt_dir = tmp / "gt"
+    gt_dir.mkdir()
+    for i, p in enumerate(xmls):
+        if i % 4:
+            shutil.copy(p, gt_dir / p.name)
+    labeled = {p.stem + ".jpg" for p in gt_dir.glob("*.xml")}
+    images = sorted((voc / "images").glob("*.jpg"))
+    path = tmp / "ws"
+    with es.open_workspace(path) as ws:
+        ws.import_voc(gt_dir, images_dir=voc / "images")
+        rest = []
+        for img in images:
+            if img.name not in labeled:
+                with Image.open(img) as im:
+                    w, h = im.size
+                rest.append(
+                    {
+                        "global_key": img.name,
+                        "media_type": "image",
+                        "uri": str(img),
+                        "width": w,
+                        "height": h,
+                    }
+                )
+        ws.add_data_rows(rest)
+        rows = ws.data_rows().to_pylist()
+        pixels = np.stack(
+            [
+                np.asarray(Image.open(r["uri"]).convert("RGB").resize((8, 8)), np.float32).ravel()
+                for r in rows
+            ]
+        )
+        ws.add_embeddings("pix", pixels, ids=[r["id"] for r in rows])
+        ws.create_labeling_project("inbox", backend="files")
+    port = _free_port()
+    proc = subprocess.Popen(
+        [*CLI, "serve", "-w", str(path), "--port", str(port), "--media-root", str(voc / "images")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                httpx.get(url + "/api/info", timeout=2).raise_for_status()
+                break
+            except httpx.TransportError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("errorscope serve did not start") from None
+                time.sleep(0.2)
+        unit = pixels / np.linalg.norm(pixels, axis=1, keepdims=True)
+        yield CatalogServed(
+            url,
+            {p.name for p in images} - labeled,
+            {int(r["id"]): r["global_key"] for r in rows},
+            unit,
+            [int(r["id"]) for r in rows],
+        )
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=30)
+    assert b"Traceback" not in out, out.decode()
+
+
+def test_catalog_unlabeled_similar_send_to_labeling_and_reload(
+    page: Any, catalog_served: CatalogServed, shots: Path
+) -> None:
+    import numpy as np
+
+    cs = catalog_served
+    page.goto(cs.url + "/?view=catalog")
+    assert _count(page) == 100  # every row, though the workspace has no run
+    page.get_by_test_id("catalog-unlabeled").check()
+    page.wait_for_function("() => location.search.includes('gt=__none__')")
+    page.wait_for_function(
+        f"() => document.querySelector('[data-testid=row-count]')?.dataset.count === "
+        f"'{len(cs.unlabeled)}'"
+    )
+    unlabeled_ids = sorted(i for i, k in cs.key_of.items() if k in cs.unlabeled)
+    _wait_for_ids(page, unlabeled_ids)
+    _wait_thumbnails(page)
+    page.screenshot(path=str(shots / "catalog.png"))
+
+    # two selected rows -> the rows like them, still unlabeled only
+    tiles = page.locator("[data-testid=tile]")
+    anchors = _tile_ids(page)[:2]
+    tiles.nth(0).get_by_test_id("tile-select").click()
+    tiles.nth(1).get_by_test_id("tile-select").click()
+    assert page.get_by_test_id("selection-count").inner_text() == "2 selected"
+    page.get_by_test_id("catalog-space").select_option("pix")
+    page.get_by_test_id("find-similar").click()
+    page.wait_for_function("() => location.search.includes('similar')")
+    index = {row_id: i for i, row_id in enumerate(cs.vector_ids)}
+    mean = cs.vectors[[index[a] for a in anchors]].mean(axis=0)
+    ranked = [cs.vector_ids[i] for i in np.argsort(-(cs.vectors @ mean), kind="stable")]
+    nearest = [r for r in ranked if r not in anchors][:50]
+    want = sorted(r for r in nearest if cs.key_of[r] in cs.unlabeled)
+    assert 0 < len(want) < len(cs.unlabeled)
+    page.wait_for_function(
+        f"() => document.querySelector('[data-testid=row-count]')?.dataset.count === '{len(want)}'"
+    )
+    _wait_tiles(page, len(want))
+    assert _tile_ids(page) == want
+    assert page.get_by_test_id("extra-filter").is_visible()
+
+    # the whole view comes back from the URL
+    url = page.url
+    page.reload()
+    assert _count(page) == len(want)
+    assert page.url == url
+    assert page.get_by_test_id("catalog-unlabeled").is_checked()
+    assert page.get_by_test_id("extra-filter").is_visible()
+
+    # send every matching row to labeling: a batch without a run
+    page.get_by_test_id("select-all").click()
+    assert page.get_by_test_id("selection-count").inner_text() == f"{len(want)} selected"
+    page.get_by_test_id("batch-open").click()
+    page.get_by_test_id("batch-name").fill("catalog picks")
+    page.get_by_test_id("batch-project").select_option("inbox")
+    page.get_by_test_id("batch-priority").fill("1")
+    page.get_by_test_id("batch-add").click()
+    page.wait_for_function(
+        "() => document.querySelector('[data-testid=message]')?.textContent.includes('catalog')"
+    )
+    assert f"{len(want)} rows added" in page.get_by_test_id("message").inner_text()
+    batch = {b["name"]: b for b in cs.api("/api/batches")}["catalog picks"]
+    assert batch["project"] == "inbox"
+    assert batch["run"] is None
+    assert batch["rows"] == len(want)
+    assert batch["priority"] == 1

@@ -1,6 +1,7 @@
 // Typed calls to the errorscope REST API (request shapes from the generated api-types.ts).
 import type { components } from './api-types';
 import type { BatchReport, NewBatchBody } from './batch';
+import type { CatalogSummary } from './catalog';
 import type { Job } from './jobs';
 import type {
   Aggregate,
@@ -15,6 +16,7 @@ import type {
 
 type RowsQuery = components['schemas']['RowsQuery'];
 type NewSlice = components['schemas']['NewSlice'];
+type CatalogQuery = components['schemas']['CatalogQuery'];
 
 export const MAX_LIMIT = 10_000;
 
@@ -63,6 +65,8 @@ export const api = {
   info: () => call<Record<string, unknown>>('/api/info'),
   runs: () => call<{ runs: RunInfo[] }>('/api/runs').then((r) => r.runs),
   rows: (run: string, q: RowsQuery) => post<RowsPage>(`/api/runs/${enc(run)}/rows`, q),
+  catalog: () => call<CatalogSummary>('/api/catalog'),
+  catalogRows: (q: CatalogQuery) => post<RowsPage>('/api/catalog/rows', q),
   row: (id: number, run: string | null) =>
     call<RowDetail>(run ? `/api/rows/${id}?run=${enc(run)}` : `/api/rows/${id}`),
   aggregate: (run: string, filter: Filter | null) =>

@@ -1,6 +1,13 @@
 // The gallery's rows for one query, loaded page by page (keyset cursors) as they are needed.
 import { api } from './api';
-import type { Filter, RowRef } from './types';
+import type { Filter, RowRef, RowsPage } from './types';
+
+export interface PageQuery {
+  filter: Filter | null;
+  sort: string | null;
+  limit: number;
+  cursor: string | null;
+}
 
 export const PAGE = 200;
 
@@ -17,6 +24,8 @@ export class Pager {
     readonly run: string,
     readonly filter: Filter | null,
     readonly sort: string | null,
+    /** Where pages come from (default: the run's rows; the catalog passes its own). */
+    private readonly load: (q: PageQuery) => Promise<RowsPage> = (q) => api.rows(run, q),
   ) {}
 
   /** Load pages until at least ``n`` rows are loaded or there are no more. */
@@ -26,7 +35,7 @@ export class Pager {
     this.loading = true;
     try {
       while (!this.done && this.rows.length < n && gen === this.generation) {
-        const page = await api.rows(this.run, {
+        const page = await this.load({
           filter: this.filter,
           sort: this.sort,
           limit: PAGE,

@@ -3,7 +3,7 @@
 import { METRICS, type FilterState, type MetaCondition } from './filters';
 import type { Filter } from './types';
 
-export const VIEWS = ['gallery', 'metrics', 'projector'] as const;
+export const VIEWS = ['gallery', 'metrics', 'projector', 'catalog'] as const;
 export type View = (typeof VIEWS)[number];
 export type ColorBy = 'class' | 'result' | 'error';
 
@@ -17,6 +17,8 @@ export interface ViewState extends FilterState {
   showPred: boolean;
   space: string | null; // the projector's embedding space
   pointColor: 'gt' | 'pred' | 'result';
+  datasets: string[]; // the catalog's datasets (none: every dataset)
+  catalogSort: string | null; // the catalog's order: null (id) or "meta(FIELD):asc|desc"
 }
 
 export function defaultState(): ViewState {
@@ -38,6 +40,8 @@ export function defaultState(): ViewState {
     showPred: true,
     space: null,
     pointColor: 'gt',
+    datasets: [],
+    catalogSort: null,
   };
 }
 
@@ -97,6 +101,8 @@ export function parseState(search: string): ViewState {
   s.space = p.get('space');
   const pc = p.get('pcolor');
   if (pc === 'pred' || pc === 'result') s.pointColor = pc;
+  s.datasets = p.getAll('ds');
+  s.catalogSort = p.get('csort');
   return s;
 }
 
@@ -124,6 +130,8 @@ export function formatState(s: ViewState): string {
   if (!s.showPred) p.append('hide', 'pred');
   if (s.space) p.set('space', s.space);
   if (s.pointColor !== 'gt') p.set('pcolor', s.pointColor);
+  for (const d of s.datasets) p.append('ds', d);
+  if (s.catalogSort) p.set('csort', s.catalogSort);
   const text = p.toString();
   return text ? `?${text}` : '';
 }
