@@ -24,7 +24,9 @@ Counts per data row and per class follow :mod:`errorscope.core.metrics`. The con
 matrix (rows = ground truth, columns = prediction, last = "None") comes from matching
 across classes: greedy by IoU for boxes and masks, exact boundaries for text spans, the
 answer of the row for radio classes. Box runs also get VOC AP (11-point and every-point)
-and every spatial run its precision/recall curves (:mod:`errorscope.sdk.curves`).
+and every spatial run its precision/recall curves (:mod:`errorscope.sdk.curves`). The
+run's label-mistake row scores (``mislabel``, :mod:`errorscope.sdk.labelissues`) are
+computed from the new results and stored in the same transaction.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from errorscope.core.progress import report
 from errorscope.core.types import SPATIAL_KINDS, Kind
 from errorscope.errors import ErrorscopeError, NotFoundError
 from errorscope.sdk.curves import add_run_curves
+from errorscope.sdk.labelissues import store_mislabel_scores
 from errorscope.sdk.multilabel import evaluate_checklist
 from errorscope.sdk.scoring import (
     COCO_STATS,
@@ -245,6 +248,7 @@ class EvaluationMixin:
                 classes=_classes_table(per_class, class_ids),
                 curves=curves,
             )
+            store_mislabel_scores(self.db, run)  # the label-mistake row scores
         report("saving results", 1, 1)
         summary["params"] = params
         return summary

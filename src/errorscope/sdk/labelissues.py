@@ -18,6 +18,14 @@ between label and prediction is a **labeling mistake** rather than a model error
 
 Scores are in [0, 1], **higher = more likely a labeling mistake**; a row's score is its
 highest object score.
+
+The row scores are stored as the run's ``mislabel`` row scores
+(:mod:`errorscope.store.rowscores`; the query language's row metric ``mislabel_score``
+and the ready-made slice "candidate mislabels" read them): after every
+:meth:`~errorscope.sdk.evaluation.EvaluationMixin.evaluate`, in the evaluation's
+transaction, from the evaluation alone (the probabilities and matches; no embedding),
+and again by every :meth:`LabelIssueMixin.label_issues` call, whose options (an
+embedding space) then replace them.
 """
 
 from __future__ import annotations
@@ -33,7 +41,7 @@ import pyarrow as pa
 from errorscope.core import labelissues as li
 from errorscope.core.query import Ids
 from errorscope.sdk.attributes import Frame, load_frame
-from errorscope.store import analysis
+from errorscope.store import analysis, rowscores
 from errorscope.store import embeddings as spaces
 from errorscope.store.database import Database
 
@@ -129,67 +137,97 @@ class LabelIssueMixin:
     ) -> LabelIssues:
         """Label-mistake scores of ``run``'s stored evaluation (module docstring); with
         an embedding ``space`` (or ``embeddings``: data row id -> vector), neighbour
-        disagreement of the rows' labels (k = ``neighbours``) is averaged in."""
+        disagreement of the rows' labels (k = ``neighbours``) is averaged in. The rows'
+        scores replace the run's stored ``mislabel`` row scores."""
         frame = load_frame(self.db, run)
         if space is not None:
             ids, vectors = spaces.load_space(self.db, spaces.get_space(self.db, space))
             embeddings = {int(i): vectors[j] for j, i in enumerate(np.asarray(ids).tolist())}
-        other_conf = np.where(
-            np.array(
-                [o is not None and o != c for o, c in zip(frame.other, frame.cls, strict=True)],
-                dtype=bool,
+        issues, row_score = _issues(frame, *_object_scores(self.db, frame, embeddings, neighbours))
+        _save(self.db, frame, row_score)
+        return issues
+
+
+def store_mislabel_scores(db: Database, run: str) -> None:
+    """Compute ``run``'s label-mistake row scores from its stored evaluation (no
+    embedding) and store them as its ``mislabel`` row scores (called by evaluate)."""
+    frame = load_frame(db, run)
+    score, _, _ = _object_scores(db, frame, None, 10)
+    _save(db, frame, li.row_scores(frame.row, score, frame.n_rows))
+
+
+def _save(db: Database, frame: Frame, row_score: npt.NDArray[np.float64]) -> None:
+    values = np.clip(np.nan_to_num(row_score, nan=0.0), 0.0, 1.0)
+    rowscores.write_row_scores(db, frame.run_id, rowscores.MISLABEL, frame.row_ids, values)
+
+
+def _object_scores(
+    db: Database, frame: Frame, embeddings: Mapping[int, Any] | None, neighbours: int
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[Any], str]:
+    """Per evaluated object of ``frame``: its score, its issue kind, and the method."""
+    other_conf = np.where(
+        np.array(
+            [o is not None and o != c for o, c in zip(frame.other, frame.cls, strict=True)],
+            dtype=bool,
+        ),
+        frame.other_confidence,
+        np.nan,
+    )
+    score, kind = li.object_issue_scores(
+        is_label=frame.is_label,
+        status=frame.status,
+        error_type=frame.error,
+        confidence=np.where(frame.is_label, np.nan, frame.confidence),
+        iou=frame.iou,
+        other_class_confidence=other_conf,
+    )
+    method = "matches"
+    if frame.classification:
+        cl, done = _confident_learning(frame, _probabilities(db, frame))
+        if done.any():
+            method = "confident_learning"
+            score = np.where(done, cl, np.where(frame.is_label, score, 0.0))
+            kind = np.where(done, "confident_learning", np.where(frame.is_label, kind, ""))
+    if embeddings:
+        score = _blend(frame, score, embeddings, neighbours)
+    return score, kind, method
+
+
+def _issues(
+    frame: Frame, score: npt.NDArray[np.float64], kind: npt.NDArray[Any], method: str
+) -> tuple[LabelIssues, npt.NDArray[np.float64]]:
+    """The label issues of ``frame``'s object scores, and the row scores."""
+    row_score = li.row_scores(frame.row, score, frame.n_rows)
+    best = np.full(frame.n_rows, "", dtype=object)
+    order = np.argsort(score, kind="stable")  # later (higher) scores overwrite
+    best[frame.row[order]] = kind[order]
+    best[row_score <= 0] = ""
+    keys = np.asarray(frame.rows.column("global_key").to_pylist(), dtype=object)
+    obj_order = np.argsort(-score, kind="stable")
+    objects = pa.table(
+        {
+            "data_row_id": pa.array(frame.row_ids[frame.row][obj_order], pa.int64()),
+            "global_key": pa.array(keys[frame.row][obj_order].tolist(), pa.string()),
+            "source": pa.array(
+                np.where(frame.is_label, "label", "prediction")[obj_order].tolist(),
+                pa.string(),
             ),
-            frame.other_confidence,
-            np.nan,
-        )
-        score, kind = li.object_issue_scores(
-            is_label=frame.is_label,
-            status=frame.status,
-            error_type=frame.error,
-            confidence=np.where(frame.is_label, np.nan, frame.confidence),
-            iou=frame.iou,
-            other_class_confidence=other_conf,
-        )
-        method = "matches"
-        if frame.classification:
-            cl, done = _confident_learning(frame, _probabilities(self.db, frame))
-            if done.any():
-                method = "confident_learning"
-                score = np.where(done, cl, np.where(frame.is_label, score, 0.0))
-                kind = np.where(done, "confident_learning", np.where(frame.is_label, kind, ""))
-        if embeddings:
-            score = _blend(frame, score, embeddings, neighbours)
-        row_score = li.row_scores(frame.row, score, frame.n_rows)
-        best = np.full(frame.n_rows, "", dtype=object)
-        order = np.argsort(score, kind="stable")  # later (higher) scores overwrite
-        best[frame.row[order]] = kind[order]
-        best[row_score <= 0] = ""
-        keys = np.asarray(frame.rows.column("global_key").to_pylist(), dtype=object)
-        obj_order = np.argsort(-score, kind="stable")
-        objects = pa.table(
-            {
-                "data_row_id": pa.array(frame.row_ids[frame.row][obj_order], pa.int64()),
-                "global_key": pa.array(keys[frame.row][obj_order].tolist(), pa.string()),
-                "source": pa.array(
-                    np.where(frame.is_label, "label", "prediction")[obj_order].tolist(),
-                    pa.string(),
-                ),
-                "annotation_id": pa.array(frame.annotation_id[obj_order], pa.int64()),
-                "class_name": pa.array([str(c) for c in frame.cls[obj_order]], pa.string()),
-                "kind": pa.array(kind[obj_order].tolist(), pa.string()),
-                "score": pa.array(score[obj_order], pa.float64()),
-            }
-        )
-        row_order = np.argsort(-row_score, kind="stable")
-        rows = pa.table(
-            {
-                "data_row_id": pa.array(frame.row_ids[row_order], pa.int64()),
-                "global_key": pa.array(keys[row_order].tolist(), pa.string()),
-                "score": pa.array(row_score[row_order], pa.float64()),
-                "kind": pa.array(best[row_order].tolist(), pa.string()),
-            }
-        )
-        return LabelIssues(objects, rows, method)
+            "annotation_id": pa.array(frame.annotation_id[obj_order], pa.int64()),
+            "class_name": pa.array([str(c) for c in frame.cls[obj_order]], pa.string()),
+            "kind": pa.array(kind[obj_order].tolist(), pa.string()),
+            "score": pa.array(score[obj_order], pa.float64()),
+        }
+    )
+    row_order = np.argsort(-row_score, kind="stable")
+    rows = pa.table(
+        {
+            "data_row_id": pa.array(frame.row_ids[row_order], pa.int64()),
+            "global_key": pa.array(keys[row_order].tolist(), pa.string()),
+            "score": pa.array(row_score[row_order], pa.float64()),
+            "kind": pa.array(best[row_order].tolist(), pa.string()),
+        }
+    )
+    return LabelIssues(objects, rows, method), row_score
 
 
 def _blend(
