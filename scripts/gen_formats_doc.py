@@ -112,6 +112,12 @@ def render_query() -> str:
         doc = " ".join(inspect.cleandoc(cls.__doc__ or "").split())
         parts.append(f"- **`{name}`** ({fields}): {doc}")
     parts.append("\nRow metrics: " + ", ".join(f"`{m}`" for m in query.ROW_METRICS) + ".\n")
+    per_class = ", ".join(f"`{m}`" for m in query.CLASS_METRICS)
+    parts.append(
+        f"Per-class metrics (`CLASS.METRIC`): {per_class}. `mislabel_score` is the run's "
+        "score in [0, 1] that a row's disagreement with the model is a label mistake "
+        "(high = likely a label mistake), stored by the label-issue analysis.\n"
+    )
     parts.append("## Sorting\n")
     parts.append(inspect.cleandoc(query.parse_sort.__doc__ or "") + "\n")
     parts.append("## Ready-made slices\n")

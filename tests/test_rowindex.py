@@ -21,6 +21,7 @@ from click.testing import CliRunner
 import errorscope as es
 from errorscope.cli import cli
 from errorscope.core.query import (
+    CLASS_METRICS,
     ROW_METRICS,
     And,
     ClassPresent,
@@ -86,12 +87,12 @@ def _leaves(ws: es.Workspace, rng: random.Random) -> list[Filter]:
         out += [ClassPresent("label", c), ClassPresent("prediction", c, present=False)]
     for m in ROW_METRICS:
         a, b = sorted(rng.uniform(0, 1.2) for _ in range(2))
-        out += [
-            RowMetric(m, a, b),
-            RowMetric(m, None, b, hi_inclusive=False),
-            RowMetric(m, 1, None, rng.choice(classes)),
-            RowMetric(m, a, b, rng.choice(classes), lo_inclusive=False),
-        ]
+        out += [RowMetric(m, a, b), RowMetric(m, None, b, hi_inclusive=False)]
+        if m in CLASS_METRICS:
+            out += [
+                RowMetric(m, 1, None, rng.choice(classes)),
+                RowMetric(m, a, b, rng.choice(classes), lo_inclusive=False),
+            ]
     out += [Confusion(g, p) for g, p in cells]
     for status in ("TP", "FP", "FN", "ignored", None):
         out.append(
@@ -144,6 +145,7 @@ SORTS = [
     "car.recall:desc",
     "max_fp_confidence:desc",
     "mean_confidence:asc",
+    "mislabel_score:desc",
 ]
 
 
@@ -366,6 +368,19 @@ def test_rest_breakdowns(voc_path: Path) -> None:
         assert hist["class_name"] == "person"
         assert "unknown metric" in assert_error(
             client.get("/api/runs/det/histogram", params={"metric": "nope"}),
+            400,
+            "InvalidQueryError",
+        )
+        # the label-mistake score is a row metric with no per-class value
+        hist = client.get("/api/runs/det/histogram", params={"metric": "mislabel_score"}).json()
+        assert sum(b["count"] for b in hist["bins"]) > 0
+        params = {"metric": "mislabel_score", "class_name": "person"}
+        assert "no per-class value" in assert_error(
+            client.get("/api/runs/det/histogram", params=params), 400, "InvalidQueryError"
+        )
+        bad = {"type": "metric", "name": "mislabel_score", "class_name": "person"}
+        assert "no per-class value" in assert_error(
+            client.post("/api/runs/det/rows", json={"filter": bad}),
             400,
             "InvalidQueryError",
         )

@@ -29,6 +29,8 @@ from errorscope.core.query import (
 )
 from errorscope.errors import ConflictError, InvalidQueryError, NotFoundError
 from errorscope.server import create_app
+from errorscope.store import catalog
+from errorscope.store.rowscores import read_row_scores
 from tests.conftest import load_voc100, shared_path
 from tests.test_server import Client, assert_error, ok
 
@@ -135,17 +137,18 @@ def test_ready_made_slices_equal_independent_computations(voc: es.Workspace) -> 
     for name, want in expected.items():
         assert want or name == "low_confidence", name  # voc100 has no mean < 0.5
         assert ids(voc, SliceMember(name)) == want, name
-    # candidate mislabels: rows with FPs, the most confident FP first
-    best_fp: dict[int, float] = {}
-    for o in voc.evaluation_results("det", "objects").to_pylist():
-        if o["source"] == "prediction" and o["status"] == "FP":
-            row = o["data_row_id"]
-            best_fp[row] = max(best_fp.get(row, 0.0), o["confidence"])
-    order = sorted(best_fp, key=lambda r: (-best_fp[r], r))
-    assert sorted(order) == expected["false_positives"]
+    # candidate mislabels: rows with FPs or a label-mistake score >= 0.5 (the scores the
+    # evaluation stored), the likeliest label mistake first, rows without a score last
+    run_id = catalog.get_run(voc.db, "det").id
+    scored_ids, scores = read_row_scores(voc.db, run_id, "mislabel")
+    score = dict(zip(scored_ids.tolist(), scores.tolist(), strict=True))
+    assert score
+    assert all(0 <= v <= 1 for v in score.values())
+    want = set(expected["false_positives"]) | {r for r, v in score.items() if v >= 0.5}
+    order = sorted(want, key=lambda r: (r not in score, -score.get(r, 0.0), r))
     page = voc.query("det", SliceMember("candidate_mislabels"), limit=ALL)
     assert [r.id for r in page.rows] == order
-    assert [r.sort_value for r in page.rows] == [best_fp[r] for r in order]
+    assert [r.sort_value for r in page.rows] == [score.get(r) for r in order]
     assert order != sorted(order)  # the order is not trivially by id
     # combinable like any filter
     both = ids(voc, And((SliceMember("false_positives"), SliceMember("false_negatives"))))

@@ -62,9 +62,9 @@ __all__ = [
     "parse_sort",
 ]
 
-#: Metrics of a data row (and of a class within a row): the stored scores and counts,
-#: and ``max_fp_confidence``, the confidence of the most confident false positive.
-ROW_METRICS = (
+#: Metrics of a class within a data row: the stored scores and counts, and
+#: ``max_fp_confidence``, the confidence of the most confident false positive.
+CLASS_METRICS = (
     "iou",
     "precision",
     "recall",
@@ -75,7 +75,11 @@ ROW_METRICS = (
     "mean_confidence",
     "max_fp_confidence",
 )
-CLASS_METRICS = ROW_METRICS
+#: Metrics of a data row: those of :data:`CLASS_METRICS` over the whole row, and
+#: ``mislabel_score``, the run's score in [0, 1] that the row's disagreement with the
+#: model is a labeling mistake rather than a model error (high = likely a label
+#: mistake; stored by the label-issue analysis, missing where it has not scored the row).
+ROW_METRICS = (*CLASS_METRICS, "mislabel_score")
 #: What an evaluated object can be (:class:`ObjectMatch` ``status``).
 OBJECT_STATUSES = ("TP", "FP", "FN", "ignored")
 Side = Literal["label", "prediction"]
@@ -147,6 +151,7 @@ class RowMetric:
             raise InvalidQueryError(
                 f"unknown metric {self.name!r}; metrics are {', '.join(ROW_METRICS)}"
             )
+        _check_class_metric(self.name, self.class_name)
         for bound in (self.lo, self.hi):
             if bound is not None and (
                 isinstance(bound, bool) or not isinstance(bound, int | float)
@@ -308,6 +313,14 @@ Filter = (
 SortSource = Literal["metric", "metadata", "custom"]
 
 
+def _check_class_metric(name: str, class_name: str | None) -> None:
+    if class_name is not None and name not in CLASS_METRICS:
+        raise InvalidQueryError(
+            f"metric {name!r} is a row metric with no per-class value; per-class metrics "
+            f"are {', '.join(CLASS_METRICS)}"
+        )
+
+
 @dataclass(frozen=True)
 class Sort:
     """Order by a row metric (or ``class_name``'s metric in the row), by a metadata field
@@ -330,6 +343,8 @@ class Sort:
             )
         if self.source != "metric" and (self.metric is None or self.class_name is not None):
             raise InvalidQueryError(f"a {self.source} sort needs a field name and no class")
+        if self.source == "metric" and self.metric is not None:
+            _check_class_metric(self.metric, self.class_name)
 
     def spec(self) -> str:
         """The text form :func:`parse_sort` reads back."""
@@ -607,9 +622,10 @@ READY_MADE: dict[str, ReadyMade] = {
         RowMetric("mean_confidence", hi=0.5, hi_inclusive=False), None, "mean confidence < 0.5"
     ),
     "candidate_mislabels": ReadyMade(
-        RowMetric("fp", 1),
-        Sort("max_fp_confidence", descending=True),
-        "rows with false positives, the most confident FP first (possible missing or wrong labels)",
+        Or((RowMetric("fp", 1), RowMetric("mislabel_score", 0.5))),
+        Sort("mislabel_score", descending=True),
+        "rows with false positives or a label-mistake score of at least 0.5, the likeliest "
+        "label mistakes first (possible missing or wrong labels)",
     ),
 }
 

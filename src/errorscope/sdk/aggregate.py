@@ -23,7 +23,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from errorscope.core.query import (
-    CLASS_METRICS,
     And,
     ClassPresent,
     Confusion,
@@ -186,12 +185,11 @@ class AggregateMixin:
         ``{"metric", "class_name", "bins": [{"lo", "hi", "count", "filter"}]}``, each bin
         ``[lo, hi)`` (the last ``[lo, hi]``) with the filter selecting exactly its rows.
         Ratios span [0, 1]; counts their range. Rows without a value are in no bin."""
-        if metric not in CLASS_METRICS:
-            RowMetric(metric)  # raises the standard error
         if isinstance(bins, bool) or not isinstance(bins, int) or not 1 <= bins <= 1000:
             raise InvalidQueryError(f"bins must be an integer in [1, 1000], not {bins!r}")
         if class_name is not None and not isinstance(class_name, str):
             raise InvalidQueryError(f"class_name must be a string, not {class_name!r}")
+        RowMetric(metric, class_name=class_name)  # an unknown metric raises the standard error
         run_id, base, where = self._resolve(run, filter)
         found = agg.run_histogram(self.db, run_id, where, metric, bins, class_name)
         last = len(found) - 1

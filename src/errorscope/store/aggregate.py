@@ -119,7 +119,9 @@ def class_scores(db: Database, run_id: int, where: Filter | None) -> list[ClassS
 
 
 #: Metrics that are ratios in [0, 1]: their histograms always span [0, 1].
-_RATIOS = frozenset({"iou", "precision", "recall", "f1", "mean_confidence", "max_fp_confidence"})
+_RATIOS = frozenset(
+    {"iou", "precision", "recall", "f1", "mean_confidence", "max_fp_confidence", "mislabel_score"}
+)
 
 
 def run_histogram(

@@ -71,12 +71,15 @@ u AS (
 ),
 m AS (
     SELECT u.*, coalesce(e.tp, 0) AS tp, coalesce(e.fp, 0) AS fp, coalesce(e.fn, 0) AS fn,
-           e."precision", e.recall, e.f1, e.iou, e.mean_confidence, fp.max_fp_confidence
+           e."precision", e.recall, e.f1, e.iou, e.mean_confidence, fp.max_fp_confidence,
+           ms.value AS mislabel_score
     FROM u LEFT JOIN eval_row_metrics e ON e.run_id = $run AND e.data_row_id = u.id
     LEFT JOIN (
         SELECT data_row_id, max(confidence) AS max_fp_confidence FROM eval_objects
         WHERE run_id = $run AND source = 'prediction' AND status = 'FP'
         GROUP BY data_row_id) fp ON fp.data_row_id = u.id
+    LEFT JOIN row_scores ms
+        ON ms.run_id = $run AND ms.name = 'mislabel' AND ms.data_row_id = u.id
 )"""
 
 #: Per (data row, class) counts and scores, as :func:`errorscope.core.metrics.by_row_class`.

@@ -41,11 +41,12 @@ fp AS (
 SELECT d.id, d.global_key, d.dataset_id, coalesce(rr.split, 'unassigned') AS split,
     coalesce(e.tp, 0)::DOUBLE AS tp, coalesce(e.fp, 0)::DOUBLE AS fp,
     coalesce(e.fn, 0)::DOUBLE AS fn, e."precision", e.recall, e.f1, e.iou,
-    e.mean_confidence, fp.max_fp_confidence
+    e.mean_confidence, fp.max_fp_confidence, ms.value AS mislabel_score
 FROM data_rows d
 LEFT JOIN run_rows rr ON rr.data_row_id = d.id AND rr.run_id = $run
 LEFT JOIN eval_row_metrics e ON e.run_id = $run AND e.data_row_id = d.id
 LEFT JOIN fp ON fp.data_row_id = d.id
+LEFT JOIN row_scores ms ON ms.run_id = $run AND ms.name = 'mislabel' AND ms.data_row_id = d.id
 WHERE d.dataset_id IN (SELECT dataset_id FROM scope)
 ORDER BY d.id"""
 
