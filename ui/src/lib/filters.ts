@@ -1,9 +1,28 @@
 // The view state's filter bar turned into one filter of the query language (pure).
 import type { Filter } from './types';
 
-export const METRICS = ['iou', 'precision', 'recall', 'f1', 'mean_confidence', 'tp', 'fp', 'fn'] as const;
+export const METRICS = [
+  'iou',
+  'precision',
+  'recall',
+  'f1',
+  'mean_confidence',
+  'tp',
+  'fp',
+  'fn',
+  'max_fp_confidence',
+  'mislabel_score',
+] as const;
 export type Metric = (typeof METRICS)[number];
-export const RATIO_METRICS: readonly string[] = ['iou', 'precision', 'recall', 'f1', 'mean_confidence'];
+export const RATIO_METRICS: readonly string[] = [
+  'iou',
+  'precision',
+  'recall',
+  'f1',
+  'mean_confidence',
+  'max_fp_confidence',
+  'mislabel_score',
+];
 /** The class-filter value that stands for "no annotation / prediction at all". */
 export const NONE = '__none__';
 
