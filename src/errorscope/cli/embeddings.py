@@ -21,6 +21,7 @@ __all__ = ["embed", "import_embeddings", "project", "similar", "spaces"]
 
 _existing_file = click.Path(exists=True, dir_okay=False, path_type=Path)
 _MODELS = click.Choice(["text-minilm", "image-effnet"])
+_OBJECTS = click.Choice(["gt", "predictions"])
 
 
 def _dtype(half: bool) -> Literal["float32", "float16"]:
@@ -28,9 +29,14 @@ def _dtype(half: bool) -> Literal["float32", "float16"]:
 
 
 def _done(info: EmbeddingSpace) -> None:
+    per = ""
+    if info.level == "object":
+        per = " (per object: " + (
+            "ground truth)" if info.run is None else f"predictions of run {info.run!r})"
+        )
     click.echo(
         f"space {info.name!r}: {info.count} vectors of {info.dim} dimensions ({info.dtype}, "
-        f"{info.source}) on dataset {info.dataset!r}"
+        f"{info.source}) on dataset {info.dataset!r}{per}"
     )
 
 
@@ -42,6 +48,20 @@ def _done(info: EmbeddingSpace) -> None:
 @click.option("--batch-size", type=click.IntRange(1, 4096), help="Rows per model batch.")
 @click.option("--replace", is_flag=True, help="Overwrite an existing space of that name.")
 @click.option("--float16", "half", is_flag=True, help="Store vectors as float16 (half size).")
+@click.option(
+    "--objects",
+    type=_OBJECTS,
+    help="A vector per object instead of per row (image-effnet): the crop of each "
+    "ground-truth box, polygon or mask (gt), or of each prediction of --run.",
+)
+@click.option("--run", help="With --objects predictions: the run whose predictions to embed.")
+@click.option(
+    "--margin",
+    type=click.FloatRange(0, 2),
+    default=0.1,
+    show_default=True,
+    help="With --objects: context around each object, a share of its longer side.",
+)
 def embed(
     workspace: Path,
     space: str,
@@ -50,9 +70,13 @@ def embed(
     batch_size: int | None,
     replace: bool,
     half: bool,
+    objects: Literal["gt", "predictions"] | None,
+    run: str | None,
+    margin: float,
 ) -> None:
     """Compute an embedding space with a built-in model: text-minilm (text rows) or
-    image-effnet (image rows). Needs the 'embed' extra; runs offline on the CPU."""
+    image-effnet (image rows, or with --objects the crops of their objects). Needs the
+    'embed' extra; runs offline on the CPU."""
     with Workspace(workspace) as ws, progress_bars():
         info = ws.embed(
             space,
@@ -61,6 +85,9 @@ def embed(
             batch_size=batch_size,
             replace=replace,
             dtype=_dtype(half),
+            objects=objects,
+            run=run,
+            margin=margin,
         )
     _done(info)
 
@@ -79,6 +106,13 @@ def embed(
 @click.option("--dataset", help="Dataset the rows must belong to.")
 @click.option("--replace", is_flag=True, help="Overwrite an existing space of that name.")
 @click.option("--float16", "half", is_flag=True, help="Store vectors as float16 (half size).")
+@click.option(
+    "--objects",
+    type=_OBJECTS,
+    help="Vectors of objects, not rows: ground-truth annotations (gt) or the predictions "
+    "of --run, named by annotation_id or uuid.",
+)
+@click.option("--run", help="With --objects predictions: the run of the predictions.")
 def import_embeddings(
     workspace: Path,
     path: Path,
@@ -87,29 +121,53 @@ def import_embeddings(
     dataset: str | None,
     replace: bool,
     half: bool,
+    objects: Literal["gt", "predictions"] | None,
+    run: str | None,
 ) -> None:
     """Import custom vectors: NDJSON lines {"id" or "global_key", "vector": [...]}, a
-    .npy matrix with --ids, or Parquet (vector + id/global_key columns). All or nothing."""
+    .npy matrix with --ids, or Parquet (vector + id/global_key columns). All or nothing.
+    With --objects, per-object vectors: {"annotation_id" or "uuid", "vector": [...]}."""
     with Workspace(workspace) as ws, progress_bars():
         info = ws.import_embeddings(
-            path, space=space, ids=ids_path, dataset=dataset, replace=replace, dtype=_dtype(half)
+            path,
+            space=space,
+            ids=ids_path,
+            dataset=dataset,
+            replace=replace,
+            dtype=_dtype(half),
+            objects=objects,
+            run=run,
         )
     _done(info)
 
 
-def _ids(text: str) -> list[int]:
+def _ids(text: str, option: str = "--rows") -> list[int]:
     try:
         return [int(x) for x in text.split(",") if x.strip()]
     except ValueError:
-        raise InvalidQueryError(
-            f"--rows takes comma-separated data row ids, not {text!r}"
-        ) from None
+        raise InvalidQueryError(f"{option} takes comma-separated ids, not {text!r}") from None
 
 
 @click.command()
 @workspace_option
 @click.option("--space", required=True, help="Embedding space to search.")
 @click.option("--rows", "rows_text", metavar="ID,...", help="Anchor data row ids (1 to 20).")
+@click.option(
+    "--objects",
+    "objects_text",
+    metavar="ID,...",
+    help="Object spaces: anchor annotation (or prediction) ids (1 to 20).",
+)
+@click.option(
+    "--show",
+    type=click.Choice(["rows", "objects"]),
+    default="rows",
+    show_default=True,
+    help="Object spaces: the rows containing the nearest objects, or the objects.",
+)
+@click.option(
+    "--other-rows", is_flag=True, help="With --show objects: skip objects on the anchors' rows."
+)
 @click.option("--text", help="A text query (spaces made by text-minilm).")
 @click.option("--vector", "vector_json", metavar="JSON", help="A raw query vector, JSON list.")
 @click.option("--k", "k", default=20, show_default=True, type=click.IntRange(1, 10_000))
@@ -142,6 +200,9 @@ def similar(
     workspace: Path,
     space: str,
     rows_text: str | None,
+    objects_text: str | None,
+    show: str,
+    other_rows: bool,
     text: str | None,
     vector_json: str | None,
     k: int,
@@ -154,7 +215,8 @@ def similar(
     as_json: bool,
 ) -> None:
     """The K rows nearest to anchor rows, a text or a vector, best first, among the rows
-    matching the filters (all ANDed)."""
+    matching the filters (all ANDed). In an object space: the rows containing the objects
+    nearest to anchor --objects (or a vector), or with --show objects the objects."""
     if conditions and run is None:
         raise InvalidQueryError("--where compares a run's metrics: give --run")
     parts: list[Filter] = [ClassPresent("label", c) for c in classes]
@@ -174,6 +236,31 @@ def similar(
         except ValueError as exc:
             raise InvalidQueryError(f"--vector is not JSON: {exc}") from None
     anchors = None if rows_text is None else _ids(rows_text)
+    anchor_objects = None if objects_text is None else _ids(objects_text, "--objects")
+    if show == "objects":
+        if rows_text is not None or text is not None:
+            raise InvalidQueryError("--show objects takes anchor --objects or a --vector")
+        with Workspace(workspace) as ws:
+            objs = ws.similar_objects(
+                space,
+                objects=anchor_objects,
+                vector=vector,
+                k=k,
+                filter=where,
+                run=run,
+                combine=combine,
+                other_rows=other_rows,
+            )
+        if as_json:
+            click.echo(json.dumps({"objects": [o.to_json() for o in objs]}, indent=2))
+            return
+        for o in objs:
+            click.echo(
+                f"{o.id}\t{o.data_row_id}\t{o.global_key or ''}\t{o.class_name or ''}"
+                f"\t{o.distance:.6f}"
+            )
+        click.echo(f"{len(objs)} objects", err=True)
+        return
     with Workspace(workspace) as ws:
         found = ws.similar(
             space,
@@ -184,6 +271,7 @@ def similar(
             filter=where,
             run=run,
             combine=combine,
+            objects=anchor_objects,
         )
     if as_json:
         click.echo(json.dumps({"rows": [r.to_json() for r in found]}, indent=2))
@@ -201,7 +289,7 @@ def similar(
 @click.option(
     "--output",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Also write the points as CSV (id,x,y).",
+    help="Also write the points as CSV (id,x,y; object spaces: id,row_id,x,y).",
 )
 def project(workspace: Path, space: str, method: str, recompute: bool, output: Path | None) -> None:
     """Compute (or reuse) the 2-D projection of a space for the projector view."""
@@ -209,9 +297,15 @@ def project(workspace: Path, space: str, method: str, recompute: bool, output: P
         proj = ws.projection(space, method, recompute=recompute)
     if output is not None:
         with output.open("w") as fh:
-            fh.write("id,x,y\n")
-            for i, (x, y) in zip(proj.ids.tolist(), proj.xy.tolist(), strict=True):
-                fh.write(f"{i},{x:.6g},{y:.6g}\n")
+            if proj.rows is None:
+                fh.write("id,x,y\n")
+                for i, (x, y) in zip(proj.ids.tolist(), proj.xy.tolist(), strict=True):
+                    fh.write(f"{i},{x:.6g},{y:.6g}\n")
+            else:
+                fh.write("id,row_id,x,y\n")
+                points = zip(proj.ids.tolist(), proj.rows.tolist(), proj.xy.tolist(), strict=True)
+                for i, r, (x, y) in points:
+                    fh.write(f"{i},{r},{x:.6g},{y:.6g}\n")
     click.echo(f"{method} projection of space {space!r}: {len(proj.ids)} points")
 
 
@@ -226,4 +320,5 @@ def spaces(workspace: Path, as_json: bool) -> None:
         click.echo(json.dumps({"spaces": [s.to_json() for s in found]}, indent=2))
         return
     for s in found:
-        click.echo(f"{s.name}\t{s.dataset}\t{s.count} x {s.dim}\t{s.dtype}\t{s.source}")
+        level = s.level if s.level == "row" else f"{s.objects}" + (f":{s.run}" if s.run else "")
+        click.echo(f"{s.name}\t{s.dataset}\t{s.count} x {s.dim}\t{s.dtype}\t{s.source}\t{level}")

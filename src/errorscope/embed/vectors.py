@@ -12,6 +12,10 @@ naming the file, the line (or ``row N`` position) and the field.
   line: whole numbers are ids, anything else a global key), a JSON list, or a ``.npy``
   integer array of ids.
 * Parquet: a ``vector`` column (list of numbers) and an ``id`` or ``global_key`` column.
+
+Vectors of objects (``level="object"``: annotations or predictions, for per-object
+spaces) name their object by ``annotation_id`` (an integer) or ``uuid`` instead of
+``id`` and ``global_key``, in each of the three forms.
 """
 
 from __future__ import annotations
@@ -29,10 +33,16 @@ import orjson
 from errorscope.core.progress import report
 from errorscope.errors import InvalidInputError
 
-__all__ = ["MAX_DIM", "VectorFile", "check_vectors", "read_vectors"]
+__all__ = ["ID_FIELDS", "MAX_DIM", "VectorFile", "check_vectors", "read_vectors"]
 
 #: The largest dimension accepted.
 MAX_DIM = 2048
+#: The fields naming what a vector belongs to, by level: (integer id, string key).
+ID_FIELDS: dict[str, tuple[str, str]] = {
+    "row": ("id", "global_key"),
+    "object": ("annotation_id", "uuid"),
+}
+_WHAT = {"row": "data row id", "object": "annotation id"}
 
 
 @dataclass(frozen=True)
@@ -47,6 +57,7 @@ class VectorFile:
     lines: npt.NDArray[np.int64]
     line_kind: str = "line"  # "line" or "row"
     id_source: str | None = None  # the id list's file, when not ``source``
+    id_names: tuple[str, str] = ID_FIELDS["row"]
 
     def where(self, i: int) -> dict[str, Any]:
         """``path``/``line``/``location`` keywords of an error about vector ``i``'s row."""
@@ -56,7 +67,7 @@ class VectorFile:
         return {"path": path, "location": f"row {int(self.lines[i])}"}
 
     def id_field(self, i: int) -> str:
-        return "id" if self.ids[i] >= 0 else "global_key"
+        return self.id_names[0] if self.ids[i] >= 0 else self.id_names[1]
 
 
 def check_vectors(
@@ -93,9 +104,16 @@ def check_vectors(
 
 
 def read_vectors(
-    path: str | Path, *, ids: str | Path | None = None, expected_dim: int | None = None
+    path: str | Path,
+    *,
+    ids: str | Path | None = None,
+    expected_dim: int | None = None,
+    level: str = "row",
 ) -> VectorFile:
-    """Read ``path`` (``.ndjson``/``.jsonl``, ``.npy`` with ``ids``, or ``.parquet``)."""
+    """Read ``path`` (``.ndjson``/``.jsonl``, ``.npy`` with ``ids``, or ``.parquet``);
+    ``level`` ``"object"`` reads vectors of objects (``annotation_id`` / ``uuid``)."""
+    if level not in ID_FIELDS:
+        raise ValueError(f"level must be 'row' or 'object', not {level!r}")
     p = Path(path)
     suffix = p.suffix.lower()
     if not p.is_file():
@@ -103,43 +121,48 @@ def read_vectors(
     if suffix == ".npy":
         if ids is None:
             raise InvalidInputError("a .npy file of vectors needs an id list (ids=)", path=p)
-        return _read_npy(p, Path(ids), expected_dim)
+        return _read_npy(p, Path(ids), expected_dim, level)
     if ids is not None:
         raise InvalidInputError("an id list goes only with a .npy file of vectors", path=ids)
     if suffix == ".parquet":
-        return _read_parquet(p, expected_dim)
-    return _read_ndjson(p, expected_dim)
+        return _read_parquet(p, expected_dim, level)
+    return _read_ndjson(p, expected_dim, level)
 
 
-def _row_ref(obj: dict[str, Any], source: str, line: int) -> tuple[int, str | None]:
-    if "id" in obj:
-        value = obj["id"]
+def _row_ref(obj: dict[str, Any], source: str, line: int, level: str) -> tuple[int, str | None]:
+    id_name, key_name = ID_FIELDS[level]
+    if id_name in obj:
+        value = obj[id_name]
         if isinstance(value, str) and value.isdigit():
             value = int(value)
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise InvalidInputError(
-                f"expected a data row id (a non-negative integer), got {value!r}",
+                f"expected a{'n' if level == 'object' else ''} {_WHAT[level]} "
+                f"(a non-negative integer), got {value!r}",
                 path=source,
                 line=line,
-                field="id",
+                field=id_name,
             )
         return value, None
-    if "global_key" in obj:
-        key = obj["global_key"]
+    if key_name in obj:
+        key = obj[key_name]
         if not isinstance(key, str) or not key:
             raise InvalidInputError(
                 f"expected a non-empty string, got {key!r}",
                 path=source,
                 line=line,
-                field="global_key",
+                field=key_name,
             )
         return -1, key
     raise InvalidInputError(
-        "each line needs an 'id' or a 'global_key'", path=source, line=line, field="id"
+        f"each line needs an '{id_name}' or a '{key_name}'",
+        path=source,
+        line=line,
+        field=id_name,
     )
 
 
-def _read_ndjson(p: Path, expected_dim: int | None) -> VectorFile:
+def _read_ndjson(p: Path, expected_dim: int | None, level: str = "row") -> VectorFile:
     source = str(p)
     data = p.read_bytes()
     total = len(data)
@@ -161,7 +184,7 @@ def _read_ndjson(p: Path, expected_dim: int | None) -> VectorFile:
             obj = _lenient(raw, source, number, exc)
         if not isinstance(obj, dict):
             raise InvalidInputError("expected a JSON object", path=source, line=number)
-        rid, key = _row_ref(obj, source, number)
+        rid, key = _row_ref(obj, source, number, level)
         vector = obj.get("vector")
         if not isinstance(vector, list) or not vector:
             raise InvalidInputError(
@@ -206,7 +229,14 @@ def _read_ndjson(p: Path, expected_dim: int | None) -> VectorFile:
         lambda i: {"path": source, "line": int(line_arr[i])},
         expected_dim=expected_dim,
     )
-    return VectorFile(source, matrix, np.asarray(ids, dtype=np.int64), keys, line_arr)
+    return VectorFile(
+        source,
+        matrix,
+        np.asarray(ids, dtype=np.int64),
+        keys,
+        line_arr,
+        id_names=ID_FIELDS[level],
+    )
 
 
 def _lenient(raw: bytes, source: str, line: int, exc: Exception) -> Any:
@@ -228,12 +258,14 @@ def _lenient(raw: bytes, source: str, line: int, exc: Exception) -> Any:
     raise InvalidInputError(f"invalid JSON ({exc})", path=source, line=line)
 
 
-def _read_ids(p: Path) -> tuple[npt.NDArray[np.int64], list[str | None], str]:
+def _read_ids(p: Path, level: str = "row") -> tuple[npt.NDArray[np.int64], list[str | None], str]:
     """Ids from an id list; the third item is the kind of position (line or row)."""
+    what = _WHAT[level]
+    id_name, key_name = ID_FIELDS[level]
     if p.suffix.lower() == ".npy":
         arr = np.load(p)
         if arr.ndim != 1 or not np.issubdtype(arr.dtype, np.integer):
-            raise InvalidInputError("expected a 1-D integer array of data row ids", path=p)
+            raise InvalidInputError(f"expected a 1-D integer array of {what}s", path=p)
         return arr.astype(np.int64), [None] * len(arr), "row"
     text = p.read_text(encoding="utf-8")
     if p.suffix.lower() == ".json":
@@ -242,7 +274,7 @@ def _read_ids(p: Path) -> tuple[npt.NDArray[np.int64], list[str | None], str]:
         except ValueError as exc:
             raise InvalidInputError(f"invalid JSON ({exc})", path=p) from None
         if not isinstance(items, list):
-            raise InvalidInputError("expected a JSON list of ids or global keys", path=p)
+            raise InvalidInputError(f"expected a JSON list of {what}s or {key_name}s", path=p)
         values = items
         kind = "row"
     else:
@@ -262,12 +294,15 @@ def _read_ids(p: Path) -> tuple[npt.NDArray[np.int64], list[str | None], str]:
         else:
             where = {"line": i + 1} if kind == "line" else {"location": f"row {i + 1}"}
             raise InvalidInputError(
-                f"expected a data row id or a global key, got {v!r}", path=p, field="id", **where
+                f"expected a{'n' if level == 'object' else ''} {what} or a {key_name}, got {v!r}",
+                path=p,
+                field=id_name,
+                **where,
             )
     return ids, keys, kind
 
 
-def _read_npy(p: Path, ids_path: Path, expected_dim: int | None) -> VectorFile:
+def _read_npy(p: Path, ids_path: Path, expected_dim: int | None, level: str = "row") -> VectorFile:
     if not ids_path.is_file():
         raise InvalidInputError("no such file", path=ids_path)
     try:
@@ -283,16 +318,18 @@ def _read_npy(p: Path, ids_path: Path, expected_dim: int | None) -> VectorFile:
         lambda i: {"path": source, "location": f"row {i + 1}"},
         expected_dim=expected_dim,
     )
-    ids, keys, kind = _read_ids(ids_path)
+    ids, keys, kind = _read_ids(ids_path, level)
     if len(ids) != len(matrix):
         raise InvalidInputError(
-            f"{len(ids)} ids for {len(matrix)} vectors in {p.name}", path=ids_path, field="id"
+            f"{len(ids)} ids for {len(matrix)} vectors in {p.name}",
+            path=ids_path,
+            field=ID_FIELDS[level][0],
         )
     lines = np.arange(1, len(ids) + 1, dtype=np.int64)
-    return VectorFile(source, matrix, ids, keys, lines, kind, str(ids_path))
+    return VectorFile(source, matrix, ids, keys, lines, kind, str(ids_path), ID_FIELDS[level])
 
 
-def _read_parquet(p: Path, expected_dim: int | None) -> VectorFile:
+def _read_parquet(p: Path, expected_dim: int | None, level: str = "row") -> VectorFile:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -339,23 +376,27 @@ def _read_parquet(p: Path, expected_dim: int | None) -> VectorFile:
     matrix = check_vectors(values, source, at, expected_dim=expected_dim)
     ids = np.full(n, -1, dtype=np.int64)
     keys: list[str | None] = [None] * n
-    if "id" in names:
-        id_col = table.column("id").combine_chunks()
+    id_name, key_name = ID_FIELDS[level]
+    what = _WHAT[level]
+    if id_name in names:
+        id_col = table.column(id_name).combine_chunks()
         if not pa.types.is_integer(id_col.type) or id_col.null_count:
-            raise InvalidInputError("expected integer data row ids", path=p, field="id")
+            raise InvalidInputError(f"expected integer {what}s", path=p, field=id_name)
         ids = id_col.to_numpy().astype(np.int64)
         if (ids < 0).any():
             i = int(np.argmax(ids < 0))
-            raise InvalidInputError("a data row id cannot be negative", field="id", **at(i))
-    elif "global_key" in names:
-        key_col = table.column("global_key").combine_chunks()
+            raise InvalidInputError(f"a {what} cannot be negative", field=id_name, **at(i))
+    elif key_name in names:
+        key_col = table.column(key_name).combine_chunks()
         if not pa.types.is_string(key_col.type) and not pa.types.is_large_string(key_col.type):
-            raise InvalidInputError("expected strings", path=p, field="global_key")
+            raise InvalidInputError("expected strings", path=p, field=key_name)
         keys = key_col.to_pylist()
         for i, k in enumerate(keys):
             if not k:
-                raise InvalidInputError("global key is missing", field="global_key", **at(i))
+                raise InvalidInputError(
+                    f"{key_name.replace('_', ' ')} is missing", field=key_name, **at(i)
+                )
     else:
-        raise InvalidInputError("no 'id' or 'global_key' column", path=p, field="id")
+        raise InvalidInputError(f"no '{id_name}' or '{key_name}' column", path=p, field=id_name)
     lines = np.arange(1, n + 1, dtype=np.int64)
-    return VectorFile(source, matrix, ids, keys, lines, "row")
+    return VectorFile(source, matrix, ids, keys, lines, "row", id_names=ID_FIELDS[level])

@@ -7,6 +7,11 @@ A space's index is built on first use and kept: spaces of up to
 ones with a faiss HNSW graph saved as ``index.faiss`` in the space's directory and
 loaded from there next time. Open indexes are cached per process (a few, least recently
 used first out), keyed by the space's directory, which a replaced space never reuses.
+
+In an object space (one vector per annotation or prediction) the index is over object
+ids and anchors are objects; :func:`nearest_rows` turns the nearest objects into the
+rows that contain them (each row at its nearest object's distance), which is what a
+:class:`Similar` filter on an object space stands for.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ __all__ = [
     "anchor_vectors",
     "forget",
     "nearest",
+    "nearest_rows",
     "open_space",
     "resolve_similar",
 ]
@@ -52,9 +58,20 @@ class OpenSpace:
     vectors: npt.NDArray[Any]
     index: Index
     keys: pa.Array | None = None  # global keys aligned with ids, loaded on first use
+    rows: npt.NDArray[np.int64] | None = None  # object spaces: data row of each vector
+
+    def rows_of(self, ids: Sequence[int]) -> npt.NDArray[np.int64]:
+        """The data rows of some of the space's vectors (their own ids in a row space)."""
+        wanted = np.asarray(ids, dtype=np.int64)
+        if self.rows is None:
+            return wanted
+        return np.asarray(self.rows[np.searchsorted(self.ids, wanted)], dtype=np.int64)
 
     def global_keys(self, db: Database, ids: Sequence[int]) -> list[str | None]:
-        """The global keys of some of the space's rows."""
+        """The global keys of some of the space's rows (of a row space)."""
+        if self.rows is not None:
+            found = store.row_keys(db, [int(r) for r in self.rows_of(ids)])
+            return [found.get(int(r)) for r in self.rows_of(ids)]
         if self.keys is None:
             self.keys = store.space_keys(db, self.ids)
         pos = np.searchsorted(self.ids, np.asarray(ids, dtype=np.int64))
@@ -95,7 +112,8 @@ def open_space(db: Database, name: str) -> OpenSpace:
             tmp = path.with_suffix(".tmp")
             index.save(tmp)
             tmp.replace(path)
-    out = OpenSpace(space, ids, vectors, index)
+    rows = store.load_rows(db, space) if space.level == "object" else None
+    out = OpenSpace(space, ids, vectors, index, rows=rows)
     _CACHE[key] = out
     while len(_CACHE) > _CACHE_SIZE:
         _CACHE.popitem(last=False)
@@ -105,13 +123,15 @@ def open_space(db: Database, name: str) -> OpenSpace:
 def anchor_vectors(opened: OpenSpace, anchors: Sequence[int]) -> npt.NDArray[np.float32]:
     """The vectors of the anchor rows; a row without a vector is an InvalidQueryError."""
     if not 1 <= len(anchors) <= MAX_ANCHORS:
-        raise InvalidQueryError(f"give 1 to {MAX_ANCHORS} anchor rows, not {len(anchors)}")
+        what = "objects" if opened.rows is not None else "rows"
+        raise InvalidQueryError(f"give 1 to {MAX_ANCHORS} anchor {what}, not {len(anchors)}")
     wanted = np.asarray([int(a) for a in anchors], dtype=np.int64)
     pos = np.searchsorted(opened.ids, wanted)
     for a, p in zip(wanted, pos, strict=True):
         if p >= len(opened.ids) or opened.ids[p] != a:
+            what = "object" if opened.rows is not None else "data row"
             raise InvalidQueryError(
-                f"data row {int(a)} has no vector in embedding space {opened.space.name!r}"
+                f"{what} {int(a)} has no vector in embedding space {opened.space.name!r}"
             )
     return np.asarray(opened.vectors[pos], dtype=np.float32)
 
@@ -154,9 +174,44 @@ def nearest(
     return ranked[:k]
 
 
+def nearest_rows(
+    opened: OpenSpace,
+    queries: npt.NDArray[np.float32],
+    k: int,
+    *,
+    combine: Combine = "mean",
+    exclude: Sequence[int] = (),
+    allowed: npt.NDArray[np.int64] | None = None,
+) -> list[tuple[int, float]]:
+    """The ``k`` data rows of an object space whose objects are nearest to the queries,
+    best first, as ``(row id, distance of its nearest object)``; ``exclude`` objects (the
+    anchors) are skipped, and with ``allowed`` (data row ids) only objects of those rows
+    are searched. The object search widens until it has ``k`` distinct rows."""
+    if opened.rows is None:
+        return nearest(opened, queries, k, combine=combine, exclude=exclude, allowed=allowed)
+    objects = None
+    total = len(opened.ids)
+    if allowed is not None:
+        objects = opened.ids[np.isin(opened.rows, np.asarray(allowed, dtype=np.int64))]
+        total = len(objects)
+    want = min(total, max(4 * k, 64))
+    while True:
+        hits = nearest(opened, queries, want, combine=combine, exclude=exclude, allowed=objects)
+        rows = opened.rows_of([i for i, _ in hits])
+        best: dict[int, float] = {}
+        for r, (_, d) in zip(rows.tolist(), hits, strict=True):
+            best.setdefault(int(r), d)
+        if len(best) >= k or want >= total:
+            break
+        want = min(total, want * 4)
+    ranked = sorted(best.items(), key=lambda item: (item[1], item[0]))
+    return ranked[:k]
+
+
 def resolve_similar(db: Database, f: Filter) -> Filter:
     """``f`` with every :class:`Similar` replaced by the :class:`Ids` of its rows (the
-    ``k`` nearest to the mean of its anchors, anchors excluded)."""
+    ``k`` nearest to the mean of its anchors, anchors excluded; in an object space the
+    anchors are objects and the rows those containing the nearest other objects)."""
     if isinstance(f, And | Or):
         return type(f)(tuple(resolve_similar(db, x) for x in f.filters))
     if isinstance(f, Not):
@@ -165,5 +220,5 @@ def resolve_similar(db: Database, f: Filter) -> Filter:
         return f
     opened = open_space(db, f.space)
     queries = anchor_vectors(opened, f.anchors)
-    hits = nearest(opened, queries, f.k, exclude=f.anchors)
+    hits = nearest_rows(opened, queries, f.k, exclude=f.anchors)
     return Ids(tuple(sorted(i for i, _ in hits)))

@@ -6,11 +6,17 @@ int64, ascending), so a million 384-d vectors load by memory-mapping one file. T
 table row is written last, in a transaction: a space is visible only once its files are
 complete, and a failed write leaves neither row nor files. Indexes and projections are
 cached in the same directory (:func:`space_dir`) and go with the space.
+
+An object space (``level = 'object'``: one vector per annotation or prediction, for
+crops) keeps the objects' ids in ``ids.npy`` (ascending), their data row ids in
+``rows.npy`` (aligned) and which objects they are in ``objects.json``:
+``{"run_id": null}`` for ground truth, the run's id for its predictions.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import re
 import shutil
 import uuid
@@ -36,7 +42,12 @@ __all__ = [
     "filter_row_ids",
     "get_space",
     "list_spaces",
+    "load_rows",
     "load_space",
+    "object_info",
+    "object_run",
+    "objects_to_embed",
+    "resolve_objects",
     "resolve_rows",
     "row_keys",
     "row_media",
@@ -63,15 +74,27 @@ class SpaceRow:
     count: int
     directory: str
     created_at: datetime
+    level: str = "row"  # "row" or "object"
 
 
 _SELECT = """SELECT s.name, d.name, s.dataset_id, s.dim, s.source, s.dtype, s.count,
-    s.directory, s.created_at FROM embedding_spaces s JOIN datasets d ON d.id = s.dataset_id"""
+    s.directory, s.created_at, coalesce(s.level, 'row')
+    FROM embedding_spaces s JOIN datasets d ON d.id = s.dataset_id"""
+_OBJECTS_FILE = "objects.json"
 
 
 def _space(row: tuple[Any, ...]) -> SpaceRow:
     return SpaceRow(
-        row[0], row[1], int(row[2]), int(row[3]), row[4], row[5], int(row[6]), row[7], row[8]
+        row[0],
+        row[1],
+        int(row[2]),
+        int(row[3]),
+        row[4],
+        row[5],
+        int(row[6]),
+        row[7],
+        row[8],
+        row[9],
     )
 
 
@@ -101,6 +124,22 @@ def load_space(
     return ids, vectors
 
 
+def load_rows(db: Database, space: SpaceRow) -> npt.NDArray[np.int64]:
+    """The data row id of each vector: ``rows.npy`` of an object space, the ids of a row
+    space."""
+    where = space_dir(db, space)
+    name = "rows.npy" if space.level == "object" else "ids.npy"
+    rows: npt.NDArray[np.int64] = np.load(where / name, mmap_mode="r")
+    return rows
+
+
+def object_run(db: Database, space: SpaceRow) -> int | None:
+    """The run whose predictions an object space holds (``None``: ground truth)."""
+    meta = json.loads((space_dir(db, space) / _OBJECTS_FILE).read_text())
+    run = meta.get("run_id")
+    return None if run is None else int(run)
+
+
 def write_space(
     db: Database,
     *,
@@ -110,8 +149,12 @@ def write_space(
     ids: npt.NDArray[np.int64],
     vectors: npt.NDArray[np.floating[Any]],
     replace: bool,
+    rows: npt.NDArray[np.int64] | None = None,
+    run_id: int | None = None,
 ) -> SpaceRow:
-    """Store a space (``ids`` ascending and unique, ``vectors`` aligned with them).
+    """Store a space (``ids`` ascending and unique, ``vectors`` aligned with them). With
+    ``rows`` (the data row of each vector) it is an object space: ``ids`` are object ids,
+    of the ground truth or (``run_id``) of that run's predictions.
 
     An existing space of that name is a :class:`ConflictError` unless ``replace``; a
     replaced space's files are removed once the new one is committed.
@@ -124,6 +167,10 @@ def write_space(
     try:
         np.save(where / "ids.npy", np.ascontiguousarray(ids, dtype=np.int64))
         np.save(where / "vectors.npy", np.ascontiguousarray(vectors))
+        level = "row" if rows is None else "object"
+        if rows is not None:
+            np.save(where / "rows.npy", np.ascontiguousarray(rows, dtype=np.int64))
+            (where / _OBJECTS_FILE).write_text(json.dumps({"run_id": run_id}))
         with db.transaction():
             found = db.rows(f"{_SELECT} WHERE s.name = ?", [name])
             if found:
@@ -135,8 +182,8 @@ def write_space(
                 db.con.execute("DELETE FROM embedding_spaces WHERE name = ?", [name])
             db.con.execute(
                 """INSERT INTO embedding_spaces
-                   (name, dataset_id, dim, source, dtype, count, directory)
-                   VALUES (?, ?, ?, ?, ?, ?, ?)""",
+                   (name, dataset_id, dim, source, dtype, count, directory, level)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
                 [
                     name,
                     dataset_id,
@@ -145,6 +192,7 @@ def write_space(
                     str(vectors.dtype),
                     len(ids),
                     directory,
+                    level,
                 ],
             )
     except BaseException:
@@ -189,6 +237,78 @@ def resolve_rows(
     finally:
         db.con.unregister("_es_vec_keys")
     return np.asarray(out["id"], dtype=np.int64), np.asarray(out["dataset_id"], dtype=np.int64)
+
+
+def _objects_table(run_id: int | None) -> tuple[str, str]:
+    """The table of an object space's objects and the condition selecting them."""
+    if run_id is None:
+        return "labels", "TRUE"
+    return "predictions", f"o.run_id = {int(run_id)}"
+
+
+def resolve_objects(
+    db: Database, ids: npt.NDArray[np.int64], uuids: list[str | None], run_id: int | None
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """``(object id, data row id, dataset id)`` of each input object, given by id
+    (``ids >= 0``) or by uuid (``uuids[i]``, where ``ids[i] < 0``) among the ground truth
+    (``run_id`` None) or that run's predictions; -1 where there is no such object."""
+    table_name, cond = _objects_table(run_id)
+    table = pa.table(
+        {
+            "pos": pa.array(np.arange(len(ids), dtype=np.int64)),
+            "oid": pa.array(ids, mask=ids < 0),
+            "ouuid": pa.array(uuids, pa.string()),
+        }
+    )
+    db.con.register("_es_obj_keys", table)
+    try:
+        out = db.con.execute(
+            f"""WITH o AS (SELECT o.id, o.uuid, o.data_row_id FROM {table_name} o WHERE {cond})
+               SELECT coalesce(a.id, b.id, -1) AS id,
+                      coalesce(a.data_row_id, b.data_row_id, -1) AS row_id,
+                      coalesce(d.dataset_id, -1) AS dataset_id
+               FROM _es_obj_keys k
+               LEFT JOIN o a ON a.id = k.oid
+               LEFT JOIN o b ON k.oid IS NULL AND b.uuid = k.ouuid
+               LEFT JOIN data_rows d ON d.id = coalesce(a.data_row_id, b.data_row_id)
+               ORDER BY k.pos"""
+        ).fetchnumpy()
+    finally:
+        db.con.unregister("_es_obj_keys")
+    return (
+        np.asarray(out["id"], dtype=np.int64),
+        np.asarray(out["row_id"], dtype=np.int64),
+        np.asarray(out["dataset_id"], dtype=np.int64),
+    )
+
+
+def objects_to_embed(db: Database, dataset_id: int, run_id: int | None) -> pa.Table:
+    """The dataset's image objects with a geometry (ground truth, or ``run_id``'s
+    predictions), by data row then id: ``id, data_row_id, uri, kind, x1, y1, x2, y2,
+    coords, rle_counts, rle_h, rle_w``."""
+    table_name, cond = _objects_table(run_id)
+    return db.arrow(
+        f"""SELECT o.id, o.data_row_id, d.uri, o.kind, o.x1, o.y1, o.x2, o.y2, o.coords,
+                   o.rle_counts, o.rle_h, o.rle_w
+            FROM {table_name} o JOIN data_rows d ON d.id = o.data_row_id
+            WHERE {cond} AND d.dataset_id = $1 AND d.media_type = 'image'
+              AND (o.x1 IS NOT NULL OR o.coords IS NOT NULL OR o.rle_counts IS NOT NULL)
+            ORDER BY o.data_row_id, o.id""",
+        [dataset_id],
+    )
+
+
+def object_info(db: Database, run_id: int | None, ids: list[int]) -> dict[int, tuple[str, str]]:
+    """``id -> (uuid, class name)`` of those of ``ids`` that still exist."""
+    if not ids:
+        return {}
+    table_name, cond = _objects_table(run_id)
+    rows = db.rows(
+        f"""SELECT o.id, o.uuid, c.name FROM {table_name} o JOIN classes c ON c.id = o.class_id
+            WHERE {cond} AND o.id IN (SELECT unnest(?::BIGINT[]))""",
+        [ids],
+    )
+    return {int(i): (u, c) for i, u, c in rows}
 
 
 def datasets(db: Database) -> dict[str, int]:
