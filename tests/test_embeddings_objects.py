@@ -20,6 +20,7 @@ import errorscope as es
 from errorscope.core.query import ClassPresent, Similar
 from errorscope.embed.crops import crop_inputs, object_boxes
 from errorscope.errors import InvalidInputError, InvalidQueryError
+from errorscope.sdk.attributes import embedding_clusters, load_frame
 from errorscope.store.embeddings import EMBEDDINGS_DIR
 from tests.conftest import load_voc100, shared_path, snapshot
 
@@ -162,6 +163,13 @@ def test_object_search_combines_with_filters_and_the_similar_node(
         ws.similar_objects("r", vector=[0.0] * DIM)
     with pytest.raises(InvalidQueryError, match="object 999999 has no vector"):
         ws.similar_objects("o", objects=[999999])
+    # analyses that want a vector per row leave object spaces alone
+    ws.evaluate("det")
+    clusters = [a.key for a in embedding_clusters(ws.db, load_frame(ws.db, "det"))]
+    assert clusters
+    assert all(name.endswith(":r") for name in clusters)
+    with pytest.raises(InvalidQueryError, match="per object"):
+        ws.label_issues("det", space="o")
 
 
 def test_prediction_spaces_and_projection(ws: es.Workspace, tmp_path: Path) -> None:

@@ -341,6 +341,8 @@ def embedding_clusters(db: Database, frame: Frame, *, k: int = 8) -> list[Attrib
     """The cluster attribute of each embedding space covering half the frame's rows."""
     out: list[Attribute] = []
     for space in spaces.list_spaces(db):
+        if space.level != "row":  # a vector per object, not per row
+            continue
         ids, vectors = spaces.load_space(db, space)
         ids = np.asarray(ids, np.int64)
         pos = np.searchsorted(frame.row_ids, ids)

@@ -40,6 +40,7 @@ import pyarrow as pa
 
 from errorscope.core import labelissues as li
 from errorscope.core.query import Ids
+from errorscope.errors import InvalidQueryError
 from errorscope.sdk.attributes import Frame, load_frame
 from errorscope.store import analysis, rowscores
 from errorscope.store import embeddings as spaces
@@ -141,7 +142,12 @@ class LabelIssueMixin:
         scores replace the run's stored ``mislabel`` row scores."""
         frame = load_frame(self.db, run)
         if space is not None:
-            ids, vectors = spaces.load_space(self.db, spaces.get_space(self.db, space))
+            found = spaces.get_space(self.db, space)
+            if found.level != "row":
+                raise InvalidQueryError(
+                    f"space {space!r} has a vector per object: label issues need one per row"
+                )
+            ids, vectors = spaces.load_space(self.db, found)
             embeddings = {int(i): vectors[j] for j, i in enumerate(np.asarray(ids).tolist())}
         issues, row_score = _issues(frame, *_object_scores(self.db, frame, embeddings, neighbours))
         _save(self.db, frame, row_score)
