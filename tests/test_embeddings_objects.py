@@ -339,3 +339,33 @@ def test_crop_geometry_on_real_shapes() -> None:
     assert np.all(out[1][:, :, :50] == 0.0)
     assert np.all(out[1][:, :, -50:] == 0.0)
     assert np.abs(out[1][:, :, 100:124]).max() > 0.1
+
+
+def test_parquet_object_vectors_and_embed_argument_errors(ws: es.Workspace, tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    _load_coco_gt(ws)
+    labels = ws.labels()
+    ids = labels.column("id").to_pylist()
+    vecs = _vectors(len(ids), seed=9)
+    table = pa.table({"annotation_id": ids, "vector": [v.tolist() for v in vecs]})
+    pq.write_table(table, tmp_path / "o.parquet")
+    info = ws.import_embeddings(tmp_path / "o.parquet", space="o", objects="gt")
+    assert (info.level, info.count) == ("object", len(ids))
+    bad = pa.table({"annotation_id": [ids[0], 10**9], "vector": [vecs[0].tolist()] * 2})
+    pq.write_table(bad, tmp_path / "bad.parquet")
+    err = _fails_keep(
+        ws, lambda: ws.import_embeddings(tmp_path / "bad.parquet", space="o2", objects="gt")
+    )
+    assert (err.location, err.field) == ("row 2", "annotation_id")
+    no_ids = pa.table({"id": [ids[0]], "vector": [vecs[0].tolist()]})
+    pq.write_table(no_ids, tmp_path / "rowids.parquet")
+    err = _fails_keep(
+        ws, lambda: ws.import_embeddings(tmp_path / "rowids.parquet", space="o2", objects="gt")
+    )
+    assert "no 'annotation_id' or 'uuid' column" in str(err)
+    # crops need the image model; a run goes with predictions only
+    err = _fails_keep(ws, lambda: ws.embed("x", "text-minilm", objects="gt"))
+    assert err.field == "model"
+    err = _fails_keep(ws, lambda: ws.embed("x", "image-effnet", objects="gt", run="det"))
+    assert err.field == "run"
