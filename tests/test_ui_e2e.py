@@ -707,3 +707,136 @@ def test_catalog_unlabeled_similar_send_to_labeling_and_reload(
     assert batch["run"] is None
     assert batch["rows"] == len(want)
     assert batch["priority"] == 1
+
+
+# -- failure patterns, intervals, label mistakes (issue 9) ---------------------------------
+#: How many patterns the patterns view asks for (ui/src/views/Patterns.svelte).
+PATTERNS_TOP = 20
+
+
+def _patterns(served: Served, filter: Any = None, significant: bool = False) -> list[Any]:
+    params: dict[str, Any] = {"top": PATTERNS_TOP, "significant": str(significant).lower()}
+    if filter is not None:
+        params["filter"] = json.dumps(filter)
+    found: list[Any] = served.api("/api/runs/det/patterns", params=params)["patterns"]
+    return found
+
+
+def _wait_patterns(page: Any) -> list[str]:
+    page.locator("[data-testid=patterns][data-state=done]").wait_for()
+    texts: list[str] = page.eval_on_selector_all(
+        "[data-testid=pattern-description]", "els => els.map(e => e.textContent)"
+    )
+    return texts
+
+
+def test_patterns_view_lists_the_apis_patterns_and_opens_one_in_the_gallery(
+    page: Any, served: Served, shots: Path
+) -> None:
+    want = _patterns(served)
+    assert want, "voc100's detections have failure patterns"
+    page.goto(served.url + "/?run=det&view=patterns")
+    texts = _wait_patterns(page)
+    assert len(texts) == len(want)
+    # each description is shown as text, in the API's order (worst first)
+    for text, p in zip(texts, want, strict=True):
+        assert p["description"] in text
+    assert page.get_by_test_id("pattern-rows").all_inner_texts() == [str(p["rows"]) for p in want]
+    page.screenshot(path=str(shots / "patterns.png"))
+
+    # under the filter bar's filter: the API's patterns for the same filter
+    person = {"type": "class", "side": "label", "class_name": "person"}
+    page.goto(served.url + "/?run=det&view=patterns&gt=person")
+    texts = _wait_patterns(page)
+    under = _patterns(served, person)
+    assert len(texts) == len(under)
+    assert all(p["description"] in t for t, p in zip(texts, under, strict=True))
+
+    # significant only: a toggle kept in the URL
+    page.goto(served.url + "/?run=det&view=patterns")
+    _wait_patterns(page)
+    page.get_by_test_id("significant-only").check()
+    page.wait_for_function("() => location.search.includes('sig=1')")
+    significant = _patterns(served, significant=True)
+    page.wait_for_function(
+        "n => document.querySelector('[data-testid=patterns]')?.dataset.count === String(n)",
+        arg=len(significant),
+    )
+    page.reload()
+    assert len(_wait_patterns(page)) == len(significant)
+    assert page.get_by_test_id("significant-only").is_checked()
+
+    # open in gallery: exactly the pattern's rows
+    page.goto(served.url + "/?run=det&view=patterns")
+    _wait_patterns(page)
+    first = want[0]
+    ids = sorted(served.ids("det", first["filter"]))
+    assert len(ids) == first["rows"]
+    page.get_by_test_id("pattern-open").first.click()
+    assert _count(page) == first["rows"]
+    _wait_tiles(page, len(ids))
+    assert sorted(_tile_ids(page)) == ids
+    assert "view=" not in page.url
+    assert page.get_by_test_id("extra-filter").is_visible()
+
+
+def test_pattern_saved_as_a_slice_appears_in_the_api_and_the_slice_picker(
+    page: Any, served: Served
+) -> None:
+    pattern = _patterns(served)[1]
+    page.goto(served.url + "/?run=det&view=patterns")
+    _wait_patterns(page)
+    page.get_by_test_id("pattern-save").nth(1).click()
+    page.get_by_test_id("pattern-slice-name").fill("pattern <b>two</b>")
+    page.get_by_test_id("pattern-save-confirm").click()
+    page.get_by_test_id("message").wait_for()
+    saved = {s["name"]: s for s in served.api("/api/slices")["slices"]}["pattern <b>two</b>"]
+    assert saved["filter"] == pattern["filter"]
+    assert saved["description"] == pattern["description"]
+    assert saved["run"] == "det"
+    picker = page.get_by_test_id("slice-picker")
+    picker.locator("option", has_text="pattern <b>two</b>").wait_for(state="attached")
+    picker.select_option("pattern <b>two</b>")
+    page.get_by_test_id("tab-gallery").click()
+    assert _count(page) == pattern["rows"]
+
+
+def test_metrics_view_shows_interval_whiskers_on_the_per_class_f1_bars(
+    page: Any, served: Served
+) -> None:
+    intervals = served.api("/api/runs/det/intervals")
+    page.goto(served.url + "/?run=det&view=metrics")
+    page.locator("[data-testid=overall-intervals][data-state=done]").wait_for()
+    page.locator("[data-testid=class-metrics-whisker]").first.wait_for()
+    shown: list[dict[str, Any]] = page.eval_on_selector_all(
+        "[data-testid=class-metrics-bar]",
+        """els => els.map(e => {
+            const w = e.querySelector('[data-testid=class-metrics-whisker]');
+            return {label: e.dataset.label, value: Number(e.dataset.value),
+                    lo: w ? Number(w.dataset.lo) : null, hi: w ? Number(w.dataset.hi) : null};
+        })""",
+    )
+    with_ci = [s for s in shown if s["lo"] is not None]
+    assert len(with_ci) >= len(shown) - 1 > 0  # every class with a defined F1 interval
+    for s in with_ci:
+        f1 = intervals["per_class"][s["label"]]["f1"]
+        assert (s["lo"], s["hi"]) == pytest.approx(tuple(f1["ci"]))
+        assert s["lo"] <= s["value"] <= s["hi"]
+    overall = intervals["overall"]["f1"]
+    text = page.get_by_test_id("overall-f1").inner_text()
+    assert f"{overall['value']:.3f} [{overall['ci'][0]:.3f}, {overall['ci'][1]:.3f}]" in text
+
+
+def test_likely_label_mistakes_link_opens_the_candidate_mislabels_in_score_order(
+    page: Any, served: Served
+) -> None:
+    want = served.ids(
+        "det", {"type": "slice", "name": "candidate_mislabels"}, sort="mislabel_score:desc"
+    )
+    assert 0 < len(want) < served.cli["all"]["total"]
+    page.goto(served.url + "/?run=det&view=patterns")
+    page.get_by_test_id("mislabels-link").click()
+    assert _count(page) == len(want)
+    _wait_for_ids(page, want)
+    assert "slice=candidate_mislabels" in page.url
+    assert page.get_by_test_id("slice-picker").input_value() == "candidate_mislabels"

@@ -1,5 +1,6 @@
 // Typed calls to the errorscope REST API (request shapes from the generated api-types.ts).
 import type { components } from './api-types';
+import type { Delta, Intervals, Pattern } from './analysis';
 import type { BatchReport, NewBatchBody } from './batch';
 import type { CatalogSummary } from './catalog';
 import type { Job } from './jobs';
@@ -106,6 +107,17 @@ export const api = {
     if (!res.ok) throw new ApiError(res.status, `points of ${run}: ${res.status} ${res.statusText}`);
     return { buf: await res.arrayBuffer(), n: Number(res.headers.get('X-Points')) };
   },
+  /** Failure patterns within ``filter``'s rows, worst first (GET .../patterns). */
+  patterns: (run: string, filter: Filter | null, top: number, significant: boolean) =>
+    call<{ run: string; patterns: Pattern[] }>(
+      withFilter(`/api/runs/${enc(run)}/patterns`, filter, { top: String(top), significant: String(significant) }),
+    ).then((r) => r.patterns),
+  /** Precision / recall / F1 (and AP) with 95 % bootstrap intervals, overall and per class. */
+  intervals: (run: string, filter: Filter | null) =>
+    call<Intervals>(withFilter(`/api/runs/${enc(run)}/intervals`, filter)),
+  /** ``metric`` of ``run`` minus ``baseline`` with its paired-bootstrap interval. */
+  delta: (run: string, baseline: string, metric: string, filter: Filter | null = null) =>
+    call<Delta>(withFilter(`/api/runs/${enc(run)}/delta`, filter, { baseline, metric })),
   evaluate: (run: string, iou: number, confidence: number) =>
     post<Job>(`/api/runs/${enc(run)}/evaluate`, { iou, confidence }),
   job: (id: string) => call<Job>(`/api/jobs/${enc(id)}`),

@@ -15,6 +15,8 @@ export const app = $state({
   spaces: [] as string[],
   /** Bumped when the run's results change (a re-evaluation): the views load again. */
   generation: 0,
+  /** Bumped when a slice is saved: the slice picker loads the list again. */
+  slicesVersion: 0,
 });
 
 /** Change the view state; ``push`` makes a history entry (else the URL is replaced). */

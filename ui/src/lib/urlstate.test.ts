@@ -64,3 +64,13 @@ describe('color modes', () => {
     expect(parseState('?color=bogus').colorBy).toBe('class');
   });
 });
+
+describe('patterns view', () => {
+  it('keeps the view and its "significant only" toggle in the URL', () => {
+    const s = { ...defaultState(), run: 'det', view: 'patterns' as const, significantOnly: true, split: 'valid' };
+    expect(formatState(s)).toBe('?run=det&view=patterns&split=valid&sig=1');
+    expect(parseState(formatState(s))).toEqual(s);
+    expect(parseState('?view=patterns').significantOnly).toBe(false);
+    expect(parseState('?view=patterns&sig=yes').significantOnly).toBe(false);
+  });
+});

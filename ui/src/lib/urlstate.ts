@@ -3,7 +3,7 @@
 import { METRICS, type FilterState, type MetaCondition } from './filters';
 import type { Filter } from './types';
 
-export const VIEWS = ['gallery', 'metrics', 'projector', 'catalog'] as const;
+export const VIEWS = ['gallery', 'metrics', 'projector', 'catalog', 'patterns'] as const;
 export type View = (typeof VIEWS)[number];
 export type ColorBy = 'class' | 'result' | 'error';
 
@@ -19,6 +19,7 @@ export interface ViewState extends FilterState {
   pointColor: 'gt' | 'pred' | 'result';
   datasets: string[]; // the catalog's datasets (none: every dataset)
   catalogSort: string | null; // the catalog's order: null (id) or "meta(FIELD):asc|desc"
+  significantOnly: boolean; // the patterns view lists only significant patterns
 }
 
 export function defaultState(): ViewState {
@@ -42,6 +43,7 @@ export function defaultState(): ViewState {
     pointColor: 'gt',
     datasets: [],
     catalogSort: null,
+    significantOnly: false,
   };
 }
 
@@ -103,6 +105,7 @@ export function parseState(search: string): ViewState {
   if (pc === 'pred' || pc === 'result') s.pointColor = pc;
   s.datasets = p.getAll('ds');
   s.catalogSort = p.get('csort');
+  s.significantOnly = p.get('sig') === '1';
   return s;
 }
 
@@ -132,6 +135,7 @@ export function formatState(s: ViewState): string {
   if (s.pointColor !== 'gt') p.set('pcolor', s.pointColor);
   for (const d of s.datasets) p.append('ds', d);
   if (s.catalogSort) p.set('csort', s.catalogSort);
+  if (s.significantOnly) p.set('sig', '1');
   const text = p.toString();
   return text ? `?${text}` : '';
 }
