@@ -268,3 +268,36 @@ def test_span_run_patterns_and_label_issues(ws: es.Workspace) -> None:
     spans = issues.objects.to_pylist()
     assert {o["kind"] for o in spans} <= {"", "overlooked", "swapped", "badly_located"}
     assert any(o["kind"] == "badly_located" for o in spans)
+
+
+def test_ranking_keeps_the_most_specific_explanation() -> None:
+    """Cat boxes predicted as dogs in one group of rows, plus misses at the same 10 % rate
+    everywhere: the confusion in the group ranks first, its generalisations (any error in
+    the group) are replaced by it, and the uniform misses make no pattern."""
+    rng = np.random.default_rng(1)
+    rows, per = 400, 5
+    row = np.repeat(np.arange(rows), per)
+    n = len(row)
+    cls = np.where(rng.random(n) < 0.5, "cat", "dog").astype(object)
+    in_g = row < 100
+    confused = in_g & (cls == "cat") & (rng.random(n) < 0.6)
+    missed = ~confused & (rng.random(n) < 0.1)
+    status = np.where(confused | missed, "FN", "TP").astype(object)
+    other = np.where(confused, "dog", np.where(missed, None, cls)).astype(object)
+    error = np.where(confused, "classification", np.where(missed, "missed", "")).astype(object)
+    units = Units(row, np.ones(n, bool), cls, other, status, error)
+    group = np.isin(row, np.arange(100))
+    conds = [(Where("g", "yes", "group"), group), (Where("g", "no", "group"), ~group)]
+    found, _ = find_patterns(units, conds)
+    top = found[0]
+    assert (top.what.kind, top.what.gt, top.what.pred) == ("confusion", "cat", "dog")
+    assert top.where == (Where("g", "yes", "group"),)
+    # point excess = observed - expected at the rest's rate, computed here
+    k_in = int((confused & group).sum())
+    n_in = int((group & (cls == "cat")).sum())
+    assert top.excess == pytest.approx(k_in - n_in * 0.0)
+    assert 0 < top.score <= top.excess
+    in_group = [c for c in found if c.where == (Where("g", "yes", "group"),)]
+    assert not [c for c in in_group if c.what.kind in ("any", "error_type") and c.significant]
+    assert not [c for c in found if c.what.error == "missed" and c.significant]
+    assert not [c for c in found if c.what.pred is None and c.significant]

@@ -68,7 +68,8 @@ class Pattern:
     p_value: float
     p_adjusted: float
     significant: bool
-    score: float
+    score: float  # conservative excess errors (core.patterns, ranking step 3)
+    excess: float  # k_in - n_in * rate_out: errors beyond the rest's rate
     metric_class: str | None
     f1_in: stats.Estimate
     f1_out: float
@@ -92,6 +93,7 @@ class Pattern:
             "p_adjusted": self.p_adjusted,
             "significant": self.significant,
             "score": self.score,
+            "excess": self.excess,
             "metric_class": self.metric_class,
             "f1_in": self.f1_in.to_json(),
             "f1_out": None if not np.isfinite(self.f1_out) else self.f1_out,
@@ -291,8 +293,8 @@ def _pattern(
         f"{c.what.phrase()} in {len(row_ids)} rows "
         + " and ".join(w.phrase() for w in c.where)
         + f": F1{of} {fmt(f1_in.value)} vs {fmt(f1_out)} elsewhere "
-        + f"({c.k_in} of {c.n_in} objects vs {c.rate_out:.0%} elsewhere; "
-        + f"adjusted p = {c.p_adjusted:.2g})"
+        + f"({c.k_in} of {c.n_in} objects vs {c.rate_out:.0%} elsewhere, "
+        + f"{c.excess:.0f} errors more than at that rate; adjusted p = {c.p_adjusted:.2g})"
     )
     return Pattern(
         rank=rank,
@@ -312,6 +314,7 @@ def _pattern(
         p_adjusted=c.p_adjusted,
         significant=c.significant,
         score=c.score,
+        excess=c.excess,
         metric_class=cls,
         f1_in=f1_in,
         f1_out=f1_out,
