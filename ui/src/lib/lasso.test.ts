@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { extendPath, pointInPolygon, selectInBox, selectInPolygon, type Point } from './lasso';
+import { chosenIds, extendPath, IdList, pointInPolygon, selectInBox, selectInPolygon, type Point } from './lasso';
 
 const SQUARE: Point[] = [
   [0, 0],
@@ -71,5 +71,14 @@ describe('lasso geometry', () => {
       [0, 0],
       [3, 0],
     ]);
+  });
+
+  it('turns chosen indices into ascending ids that stay a plain-looking array', () => {
+    const ids = chosenIds(Int32Array.from([40, 10, 30, 20]), [0, 3, 1]);
+    expect(ids).toBeInstanceOf(IdList);
+    expect(Array.isArray(ids)).toBe(true);
+    expect([...ids]).toEqual([10, 20, 40]);
+    expect(JSON.stringify({ type: 'ids', ids })).toBe('{"type":"ids","ids":[10,20,40]}');
+    expect(chosenIds(new Int32Array(), [])).toHaveLength(0);
   });
 });

@@ -26,16 +26,31 @@ export function polygonBounds(poly: readonly Point[]): [number, number, number, 
   return [x0, y0, x1, y1];
 }
 
-/** Indices of the points inside the lasso (a polygon of at least 3 vertices). */
+/** Indices of the points inside the lasso (a polygon of at least 3 vertices): points
+ * outside its bounding box are skipped with four compares, the rest run the even-odd
+ * test against the polygon's edges held in flat typed arrays. */
 export function selectInPolygon(xs: ArrayLike<number>, ys: ArrayLike<number>, poly: readonly Point[]): number[] {
-  if (poly.length < 3) return [];
+  const m = poly.length;
+  if (m < 3) return [];
   const [x0, y0, x1, y1] = polygonBounds(poly);
+  const px = new Float64Array(m);
+  const py = new Float64Array(m);
+  for (let i = 0; i < m; i++) {
+    px[i] = poly[i][0];
+    py[i] = poly[i][1];
+  }
   const out: number[] = [];
   for (let i = 0; i < xs.length; i++) {
     const x = xs[i];
     const y = ys[i];
     if (x < x0 || x > x1 || y < y0 || y > y1) continue;
-    if (pointInPolygon(x, y, poly)) out.push(i);
+    let inside = false;
+    for (let a = 0, b = m - 1; a < m; b = a++) {
+      const ya = py[a];
+      const yb = py[b];
+      if (ya > y !== yb > y && x < ((px[b] - px[a]) * (y - ya)) / (yb - ya) + px[a]) inside = !inside;
+    }
+    if (inside) out.push(i);
   }
   return out;
 }
@@ -58,4 +73,20 @@ export function extendPath(path: Point[], p: Point, minDist = 2): Point[] {
   const last = path[path.length - 1];
   if (last && Math.hypot(p[0] - last[0], p[1] - last[1]) < minDist) return path;
   return [...path, p];
+}
+
+/** An id list the app's deep ``$state`` leaves alone: Svelte proxies only plain arrays,
+ * and a proxied 10k-id selection costs a signal per id on first read. Still an array
+ * (JSON, spread, length) for everything else. */
+export class IdList extends Array<number> {}
+
+/** The ``ids`` of points ``chosen`` (indices), ascending, as an :class:`IdList`. */
+export function chosenIds(ids: ArrayLike<number>, chosen: readonly number[]): number[] {
+  const sorted = new Float64Array(chosen.length);
+  for (let j = 0; j < chosen.length; j++) sorted[j] = ids[chosen[j]];
+  sorted.sort();
+  const out = new IdList();
+  out.length = sorted.length;
+  for (let j = 0; j < sorted.length; j++) out[j] = sorted[j];
+  return out;
 }
