@@ -801,6 +801,24 @@ def test_pattern_saved_as_a_slice_appears_in_the_api_and_the_slice_picker(
     assert _count(page) == pattern["rows"]
 
 
+def test_pattern_descriptions_are_shown_as_text_and_never_run(page: Any, served: Served) -> None:
+    # descriptions are made from class names and metadata values: the API's real answer
+    # with an HTML/script payload for a description, served to the page as is
+    found = served.api("/api/runs/det/patterns", params={"top": PATTERNS_TOP})
+    found["patterns"][0]["description"] = "person " + PAYLOAD
+    page.route(
+        "**/api/runs/det/patterns?*",
+        lambda route: route.fulfill(
+            status=200, content_type="application/json", body=json.dumps(found)
+        ),
+    )
+    page.goto(served.url + "/?run=det&view=patterns")
+    texts = _wait_patterns(page)
+    assert ("person " + PAYLOAD) in texts[0]
+    assert page.locator("[data-testid=patterns] img, [data-testid=patterns] script").count() == 0
+    assert page.evaluate("() => window.__xss") is None
+
+
 def test_metrics_view_shows_interval_whiskers_on_the_per_class_f1_bars(
     page: Any, served: Served
 ) -> None:
