@@ -1,6 +1,7 @@
 """The search indexes and projections of errorscope.embed on their own: HNSW against
 exact search (unrestricted, restricted to a large and a small allowed set, after a save
-and load), and UMAP keeping clusters apart."""
+and load; wide vectors over a PCA space with exact re-ranking), and UMAP keeping clusters
+apart."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from errorscope.embed.index import EXACT_SUBSET_MAX, ExactIndex, HnswIndex
+from errorscope.embed.index import EXACT_SUBSET_MAX, MIN_REDUCED, ExactIndex, HnswIndex
 from errorscope.embed.projection import Umap
 
 pytest.importorskip("faiss")
@@ -81,3 +82,34 @@ def test_umap_keeps_clusters_apart() -> None:
     d = ((xy[:, None, :] - xy[None, :, :]) ** 2).sum(-1)
     np.fill_diagonal(d, np.inf)
     assert np.mean(labels[d.argmin(axis=1)] == labels) >= 0.98
+
+
+def test_wide_vectors_are_searched_in_a_pca_space_and_reranked(tmp_path: Path) -> None:
+    """Over REDUCE_ABOVE dimensions the graph is built after a PCA; candidates are
+    re-ranked by exact cosine, so distances are exact and recall stays >= 0.99."""
+    rng = np.random.default_rng(3)
+    dim, n = 256, 25_000
+    basis = np.linalg.qr(rng.normal(size=(dim, 24)))[0].T
+    centres = rng.normal(size=(200, 24))
+    x = centres[rng.integers(0, 200, n + 100)] + 0.5 * rng.normal(size=(n + 100, 24))
+    x = (x @ basis + 0.03 * rng.normal(size=(n + 100, dim))).astype(np.float32)
+    base, q = x[:n], x[n:]
+    ids = np.arange(n, dtype=np.int64) * 2 + 5
+    hnsw, exact = HnswIndex().fit(base, ids), ExactIndex().fit(base, ids)
+    assert hnsw.reduced
+    assert hnsw.graph.d == MIN_REDUCED < dim
+    got, ref = hnsw.search(q, K), exact.search(q, K)
+    assert recall(got, ref) >= 0.99
+    for (gi, gd), (ri, rd) in zip(got, ref, strict=True):
+        if gi.tolist() == ri.tolist():
+            assert np.allclose(gd, rd, atol=1e-5)  # exact distances after re-ranking
+    allowed = ids[: int(0.9 * n)]
+    got = hnsw.search(q, K, allowed=allowed)
+    assert recall(got, exact.search(q, K, allowed=allowed)) >= 0.99
+    assert all(set(g.tolist()) <= set(allowed.tolist()) for g, _ in got)
+    hnsw.save(tmp_path / "index.faiss")
+    again = HnswIndex.load(tmp_path / "index.faiss", base, ids)
+    assert again.reduced
+    for (a, da), (b, db) in zip(hnsw.search(q, K), again.search(q, K), strict=True):
+        assert a.tolist() == b.tolist()
+        assert np.allclose(da, db)

@@ -8,7 +8,10 @@
   PCA, their ``n_neighbors`` nearest neighbours found with a faiss HNSW index (exact
   for small inputs), and that graph handed to UMAP (``precomputed_knn``), which skips
   UMAP's own NN-descent, the slow part at 100k+ points. ``init="pca"`` replaces the
-  spectral initialisation (another slow step at that size).
+  spectral initialisation (another slow step at that size). With a ``seed`` the result
+  is deterministic: the neighbour graph is then built on one thread (faiss adds points
+  to an HNSW graph in a thread-dependent order otherwise) and UMAP itself runs its
+  seeded, single-threaded optimisation; without one both use every core.
 
 Both return float32 ``n x 2`` coordinates.
 """
@@ -88,18 +91,29 @@ class Pca:
         return self.fit(x).transform(x)
 
 
-def _knn(x: npt.NDArray[np.float32], k: int) -> tuple[npt.NDArray[Any], npt.NDArray[Any]]:
-    """Each row's ``k`` nearest rows (itself first) by Euclidean distance."""
+def _knn(
+    x: npt.NDArray[np.float32], k: int, *, deterministic: bool = False
+) -> tuple[npt.NDArray[Any], npt.NDArray[Any]]:
+    """Each row's ``k`` nearest rows (itself first) by Euclidean distance: exact for up
+    to 20,000 rows, from a faiss HNSW graph beyond (built on one thread if
+    ``deterministic``)."""
     faiss: Any = importlib.import_module("faiss")
 
     n, d = x.shape
     if n <= 20_000:
         index: Any = faiss.IndexFlatL2(d)
+        index.add(x)
     else:
         index = faiss.IndexHNSWFlat(d, 16)
         index.hnsw.efConstruction = 40
         index.hnsw.efSearch = max(2 * k, 32)
-    index.add(x)
+        threads = faiss.omp_get_max_threads()
+        if deterministic:
+            faiss.omp_set_num_threads(1)
+        try:
+            index.add(x)
+        finally:
+            faiss.omp_set_num_threads(threads)
     report("neighbour graph", 0, n)
     dist = np.empty((n, k), dtype=np.float32)
     idx = np.empty((n, k), dtype=np.int64)
@@ -148,7 +162,9 @@ class Umap:
         reduced = Pca(dims).fit_transform(x) if x.shape[1] > dims else np.asarray(x, np.float32)
         k = min(self.n_neighbors, n - 1)
         report("umap", 1, 3)
-        idx, dist = _knn(np.ascontiguousarray(reduced, dtype=np.float32), k)
+        idx, dist = _knn(
+            np.ascontiguousarray(reduced, dtype=np.float32), k, deterministic=self.seed is not None
+        )
         report("umap", 2, 3)
         model = umap.UMAP(
             n_neighbors=k,
