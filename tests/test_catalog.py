@@ -274,6 +274,35 @@ def test_send_the_unlabeled_rows_to_labeling(ws: es.Workspace, built: dict[str, 
         )
 
 
+def test_pages_follow_data_changes(tmp_path: Path) -> None:
+    """Matching ids are kept between pages; new labels and rows show on the next query."""
+    with es.open_workspace(tmp_path / "fresh") as ws:
+        ids = ws.add_data_rows(
+            [
+                {"global_key": f"r{i}.txt", "media_type": "text", "text": f"row {i}"}
+                for i in range(5)
+            ]
+        )
+        first = ws.catalog(unlabeled=True, limit=2)
+        assert [r.id for r in first.rows] == ids[:2]
+        assert first.total == 5
+        span = {"kind": "text_span", "class_name": "thing", "span_start": 0, "span_end": 3}
+        ws.add_labels([{**span, "row_key": "r2.txt"}, {**span, "row_key": "r0.txt"}])
+        after = ws.catalog(unlabeled=True, limit=2, cursor=first.next_cursor)
+        assert [r.id for r in after.rows] == [ids[3], ids[4]]
+        assert after.total == 3
+        assert after.next_cursor is None
+        assert ws.catalog_summary()["datasets"][0]["unlabeled"] == 3
+        ws.add_data_rows([{"global_key": "r9.txt", "media_type": "text", "text": "new"}])
+        assert ws.catalog_ids(unlabeled=True) == [ids[1], ids[3], ids[4], ids[4] + 1]
+        assert ws.catalog_summary()["datasets"][0] == {
+            "dataset": "default",
+            "total": 6,
+            "labeled": 2,
+            "unlabeled": 4,
+        }
+
+
 # -- REST ------------------------------------------------------------------------------------
 @pytest.fixture
 def client(built: dict[str, Any]) -> Iterator[Client]:

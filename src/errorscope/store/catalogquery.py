@@ -13,8 +13,14 @@ or a metadata field.
 
 from __future__ import annotations
 
+import json
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
 
 from errorscope.core.query import (
     And,
@@ -30,6 +36,7 @@ from errorscope.core.query import (
     SliceMember,
     Sort,
     Split,
+    filter_to_json,
 )
 from errorscope.errors import InvalidQueryError, NotFoundError
 from errorscope.store.database import Database
@@ -118,6 +125,59 @@ def _check_datasets(db: Database, datasets: Sequence[str] | None) -> list[str] |
     return names
 
 
+#: At most this many id lists of recent catalog filters are kept (per data generation).
+_KEPT = 8
+
+
+def _matching_ids(
+    db: Database, where: Filter | None, datasets: Sequence[str] | None
+) -> npt.NDArray[np.int64]:
+    """Ids (ascending) of the catalog rows matching ``where``: one SQL evaluation, kept
+    until the data change, so that the next pages of the same query cost a binary search
+    instead of evaluating the filter again."""
+    names = _check_datasets(db, datasets)
+    text = None if where is None else json.dumps(filter_to_json(where), sort_keys=True)
+    key = (text, None if names is None else tuple(names))
+    entry = db.derived.get(("catalog-ids",))
+    kept: OrderedDict[Any, npt.NDArray[np.int64]] = (
+        entry[1] if entry is not None and entry[0] == db.generation else OrderedDict()
+    )
+    found = kept.get(key)
+    if found is not None:
+        kept.move_to_end(key)
+        return found
+    comp = CatalogCompiler()
+    comp.params["datasets"] = names
+    cond = "TRUE" if where is None else comp.compile(where)
+    out = db.con.execute(f"{comp.matched(cond)} SELECT id FROM q", comp.params).fetchnumpy()
+    ids = np.sort(np.asarray(out["id"], dtype=np.int64))
+    if not db.in_transaction:
+        kept[key] = ids
+        while len(kept) > _KEPT:
+            kept.popitem(last=False)
+        db.derived[("catalog-ids",)] = (db.generation, kept)
+    return ids
+
+
+def _by_id(
+    db: Database, ids: npt.NDArray[np.int64], sort: Sort, limit: int, cursor: str | None
+) -> QueryResult:
+    start = 0
+    if cursor is not None:
+        _, last_id = decode_cursor(cursor, sort)
+        start = int(np.searchsorted(ids, last_id, side="right"))
+    page = [int(i) for i in ids[start : start + limit]]
+    keys = dict(
+        db.con.execute(
+            "SELECT id, global_key FROM data_rows WHERE id IN (SELECT unnest($ids::BIGINT[]))",
+            {"ids": page},
+        ).fetchall()
+    )
+    more = start + limit < len(ids) and bool(page)
+    next_cursor = encode_cursor(sort, None, page[-1]) if more else None
+    return QueryResult([(i, keys.get(i), None) for i in page], len(ids), next_cursor)
+
+
 def catalog_query(
     db: Database,
     where: Filter | None,
@@ -133,6 +193,8 @@ def catalog_query(
         raise InvalidQueryError(
             f"the catalog sorts by id or meta(FIELD), not {sort.spec()!r} (no model run)"
         )
+    if sort.metric is None:
+        return _by_id(db, _matching_ids(db, where, datasets), sort, limit, cursor)
     comp = CatalogCompiler()
     comp.params["datasets"] = _check_datasets(db, datasets)
     cond = "TRUE" if where is None else comp.compile(where)
@@ -172,11 +234,7 @@ def catalog_query(
 
 def catalog_ids(db: Database, where: Filter | None, datasets: Sequence[str] | None) -> list[int]:
     """Ids (ascending) of every catalog row matching ``where``."""
-    comp = CatalogCompiler()
-    comp.params["datasets"] = _check_datasets(db, datasets)
-    cond = "TRUE" if where is None else comp.compile(where)
-    found = db.con.execute(f"{comp.matched(cond)} SELECT id FROM q ORDER BY id", comp.params)
-    return [int(i) for (i,) in found.fetchall()]
+    return [int(i) for i in _matching_ids(db, where, datasets)]
 
 
 @dataclass(frozen=True)
@@ -191,13 +249,20 @@ class DatasetCounts:
 
 def catalog_counts(db: Database) -> list[DatasetCounts]:
     """Per dataset (by name): its rows, labeled and unlabeled (no ground truth at all)."""
+    entry = db.derived.get(("catalog-counts",))
+    if entry is not None and entry[0] == db.generation:
+        kept: list[DatasetCounts] = entry[1]
+        return kept
     rows = db.rows(
         """SELECT s.name, count(d.id),
                count(d.id) FILTER (WHERE d.id IN (SELECT data_row_id FROM labels))
            FROM datasets s LEFT JOIN data_rows d ON d.dataset_id = s.id
            GROUP BY s.name ORDER BY s.name"""
     )
-    return [DatasetCounts(str(n), int(t), int(lab), int(t) - int(lab)) for n, t, lab in rows]
+    out = [DatasetCounts(str(n), int(t), int(lab), int(t) - int(lab)) for n, t, lab in rows]
+    if not db.in_transaction:
+        db.derived[("catalog-counts",)] = (db.generation, out)
+    return out
 
 
 def label_classes(db: Database) -> list[str]:
