@@ -278,7 +278,9 @@ class Confusion:
 class Similar:
     """The row is among the ``k`` rows nearest to the ``anchors`` rows in the embedding
     space ``space`` (nearest to the mean of the anchors' unit vectors, anchors excluded).
-    The SDK replaces it by the :class:`Ids` it stands for before compiling."""
+    In a per-object space (crops) the anchors are object ids, and a row matches when it
+    holds one of the ``k`` objects nearest to them. The SDK replaces the filter by the
+    :class:`Ids` it stands for before compiling."""
 
     space: str
     anchors: tuple[int, ...]
