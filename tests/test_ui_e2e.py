@@ -858,3 +858,98 @@ def test_likely_label_mistakes_link_opens_the_candidate_mislabels_in_score_order
     _wait_for_ids(page, want)
     assert "slice=candidate_mislabels" in page.url
     assert page.get_by_test_id("slice-picker").input_value() == "candidate_mislabels"
+
+
+# -- per-object embedding spaces in the projector ------------------------------------------
+@pytest.fixture(scope="module")
+def object_served(served: Served, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    """A third server: voc100 evaluated, whose only embedding space "crops" is per object:
+    synthetic vectors (no model) for the first half of the ground-truth objects."""
+    import numpy as np
+
+    voc = shared_path("voc100")
+    tmp = tmp_path_factory.mktemp("objects-ui")
+    path = tmp / "ws"
+    with es.open_workspace(path) as ws:
+        load_voc100(ws)
+        ws.evaluate("det", mode="labelbox")
+        labels = ws.labels().sort_by("id")
+        ids = labels.column("id").to_pylist()[: labels.num_rows // 2]
+        vectors = np.random.default_rng(7).normal(size=(len(ids), 8)).astype(np.float32)
+        ws.add_embeddings("crops", vectors, ids=ids, objects="gt")
+    port = _free_port()
+    proc = subprocess.Popen(
+        [*CLI, "serve", "-w", str(path), "--port", str(port), "--media-root", str(voc / "images")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                httpx.get(url + "/api/info", timeout=2).raise_for_status()
+                break
+            except httpx.TransportError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("errorscope serve did not start") from None
+                time.sleep(0.2)
+        yield Served(url, path, {})
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=30)
+    assert b"Traceback" not in out, out.decode()
+
+
+def test_object_space_projector_shows_objects_and_selects_their_rows(
+    page: Any, object_served: Served
+) -> None:
+    import numpy as np
+
+    os_ = object_served
+    spaces = {s["name"]: s for s in os_.api("/api/embeddings")["spaces"]}
+    assert spaces["crops"]["level"] == "object"
+    r = httpx.get(os_.url + "/api/embeddings/crops/projection", timeout=30)
+    r.raise_for_status()
+    assert r.headers["X-Level"] == "object"
+    n = int(r.headers["X-Points"])
+    rows = np.frombuffer(r.content, dtype="<i8", offset=16 * n, count=n)
+    want = sorted({int(x) for x in rows})
+    assert 1 < len(want) < n  # some rows hold several of the objects
+
+    page.goto(f"{os_.url}/?run=det&view=projector&pcolor=gt&space=crops")
+    count = page.get_by_test_id("point-count")
+    page.wait_for_function(
+        "() => document.querySelector('[data-testid=point-count]')?.dataset.level === 'object'"
+    )
+    assert count.inner_text().startswith(f"{n} points")
+    # one point per object, colored by its row's classes: the legend counts every object
+    page.wait_for_selector("[data-testid=legend][data-color-by=gt] li")
+    legend = page.get_by_test_id("legend").locator("li").all()
+    assert sum(int(li.get_attribute("data-count")) for li in legend) == n
+
+    # a box over the whole canvas (fit leaves a margin): every object, i.e. their rows once
+    box = page.get_by_test_id("projector-canvas").bounding_box()
+    page.get_by_test_id("mode-box").click()
+    page.mouse.move(box["x"] + 2, box["y"] + 2)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] - 2, box["y"] + box["height"] - 2, steps=8)
+    page.mouse.up()
+    page.get_by_test_id("projector-selection").wait_for()
+    assert page.get_by_test_id("projector-selection").inner_text().startswith(f"{len(want)} ")
+    page.get_by_test_id("open-selection").click()
+    assert _count(page) == len(want)
+    _wait_for_ids(page, _api_order(os_, want))
+
+    # find similar takes row anchors: with only an object space it is offered disabled
+    page.locator("[data-testid=tile]").nth(0).get_by_test_id("tile-select").click()
+    similar = page.get_by_test_id("find-similar")
+    assert similar.is_disabled()
+    assert "objects" in (similar.get_attribute("title") or "")
+
+
+def _api_order(served: Served, ids: list[int]) -> list[int]:
+    """The gallery's order of the rows ``ids`` (the API's default sort)."""
+    got = served.ids("det", {"type": "ids", "ids": ids})
+    assert sorted(got) == ids
+    return got

@@ -122,10 +122,12 @@ export const api = {
     post<Job>(`/api/runs/${enc(run)}/evaluate`, { iou, confidence }),
   job: (id: string) => call<Job>(`/api/jobs/${enc(id)}`),
   embeddings: () => call<Record<string, unknown>>('/api/embeddings'),
-  projection: async (space: string): Promise<ArrayBuffer> => {
+  /** The projection's bytes and level (X-Level: ``object`` in a per-object space). */
+  projection: async (space: string): Promise<{ buf: ArrayBuffer; level: 'row' | 'object' }> => {
     const res = await fetch(`/api/embeddings/${enc(space)}/projection`);
     if (!res.ok) throw new ApiError(res.status, `projection of ${space}: ${res.status} ${res.statusText}`);
-    return res.arrayBuffer();
+    const level = res.headers.get('X-Level') === 'object' ? 'object' : 'row';
+    return { buf: await res.arrayBuffer(), level };
   },
 };
 

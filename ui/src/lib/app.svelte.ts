@@ -1,6 +1,7 @@
 // The app's state: the view state (mirrored in the URL) and what the views share.
 import { buildFilter } from './filters';
 import { defaultState, formatState, parseState, type ViewState } from './urlstate';
+import type { SpaceInfo } from './projection';
 import type { Filter, RunInfo } from './types';
 
 export const app = $state({
@@ -12,7 +13,7 @@ export const app = $state({
   order: [] as number[],
   error: null as string | null,
   /** The workspace's embedding spaces (projector, find similar). */
-  spaces: [] as string[],
+  spaces: [] as SpaceInfo[],
   /** Bumped when the run's results change (a re-evaluation): the views load again. */
   generation: 0,
   /** Bumped when a slice is saved: the slice picker loads the list again. */

@@ -80,5 +80,7 @@ describe('lasso geometry', () => {
     expect([...ids]).toEqual([10, 20, 40]);
     expect(JSON.stringify({ type: 'ids', ids })).toBe('{"type":"ids","ids":[10,20,40]}');
     expect(chosenIds(new Int32Array(), [])).toHaveLength(0);
+    // objects of an object space: their rows, each once
+    expect([...chosenIds(Int32Array.from([7, 9, 7, 3, 9]), [0, 1, 2, 4])]).toEqual([7, 9]);
   });
 });

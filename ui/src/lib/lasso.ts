@@ -80,13 +80,16 @@ export function extendPath(path: Point[], p: Point, minDist = 2): Point[] {
  * (JSON, spread, length) for everything else. */
 export class IdList extends Array<number> {}
 
-/** The ``ids`` of points ``chosen`` (indices), ascending, as an :class:`IdList`. */
+/** The ``ids`` of points ``chosen`` (indices), ascending and each once (the objects of an
+ * object space share their row's id), as an :class:`IdList`. */
 export function chosenIds(ids: ArrayLike<number>, chosen: readonly number[]): number[] {
   const sorted = new Float64Array(chosen.length);
   for (let j = 0; j < chosen.length; j++) sorted[j] = ids[chosen[j]];
   sorted.sort();
+  let k = 0;
+  for (let j = 0; j < sorted.length; j++) if (j === 0 || sorted[j] !== sorted[j - 1]) sorted[k++] = sorted[j];
   const out = new IdList();
-  out.length = sorted.length;
-  for (let j = 0; j < sorted.length; j++) out[j] = sorted[j];
+  out.length = k;
+  for (let j = 0; j < k; j++) out[j] = sorted[j];
   return out;
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeMetricPoints, decodeProjection, joinMetrics, parseProjection, parseSpaces, toWorld } from './projection';
+import { decodeMetricPoints, decodeProjection, joinMetrics, parseProjection, parseSpaces, rowSpaces, toWorld } from './projection';
 
 describe('projector points', () => {
   it('reads the projection shapes the API may answer', () => {
@@ -30,7 +30,36 @@ describe('projector points', () => {
     expect([...p.ids]).toEqual([7, 8, 123456]);
     expect([...p.xs]).toEqual([0.5, 2, -4]);
     expect([...p.ys]).toEqual([-1, 3.25, 0]);
+    expect(p.rows).toBeUndefined();
     expect(() => decodeProjection(new ArrayBuffer(10))).toThrow(/not n x 16/);
+  });
+
+  it('decodes an object space projection: object ids, (x, y) pairs, then row ids', () => {
+    const objects = [101, 102, 103, 123456];
+    const rows = [7, 7, 9, 7];
+    const xy = [[0.5, -1], [2, 3.25], [-4, 0], [1, 1]];
+    const n = objects.length;
+    const buf = new ArrayBuffer(24 * n);
+    const view = new DataView(buf);
+    objects.forEach((id, i) => view.setBigInt64(8 * i, BigInt(id), true));
+    xy.forEach(([x, y], i) => {
+      view.setFloat32(8 * n + 8 * i, x, true);
+      view.setFloat32(8 * n + 8 * i + 4, y, true);
+    });
+    rows.forEach((id, i) => view.setBigInt64(16 * n + 8 * i, BigInt(id), true));
+    const p = decodeProjection(buf, 'object');
+    expect([...p.ids]).toEqual(objects);
+    expect([...p.xs]).toEqual([0.5, 2, -4, 1]);
+    expect([...p.ys]).toEqual([-1, 3.25, 0, 1]);
+    expect([...(p.rows ?? [])]).toEqual(rows);
+    // 4 objects (96 bytes) would be 6 rows: the level decides, not the length
+    expect(decodeProjection(buf, 'row').ids.length).toBe(6);
+    expect(decodeProjection(new ArrayBuffer(0), 'object').ids.length).toBe(0);
+  });
+
+  it('rejects a projection whose length fits no whole number of points', () => {
+    expect(() => decodeProjection(new ArrayBuffer(16), 'object')).toThrow(/object projection of 16 bytes is not n x 24/);
+    expect(() => decodeProjection(new ArrayBuffer(40), 'row')).toThrow(/row projection of 40 bytes is not n x 16/);
   });
 
   it('decodes metric points: int64 ids, float32 xs, float32 ys, leaving out NaN', () => {
@@ -57,10 +86,23 @@ describe('projector points', () => {
     expect(() => decodeMetricPoints(new ArrayBuffer(20))).toThrow(/not n x 16/);
   });
 
-  it('lists spaces', () => {
-    expect(parseSpaces({ spaces: [{ name: 'clip' }, { name: 'dino' }] })).toEqual(['clip', 'dino']);
-    expect(parseSpaces(['a'])).toEqual(['a']);
+  it('lists spaces with their level', () => {
+    const spaces = parseSpaces({
+      spaces: [
+        { name: 'clip', level: 'row', objects: null, run: null, dim: 512 },
+        { name: 'crops', level: 'object', objects: 'predictions', run: 'det' },
+        { name: 'dino' },
+      ],
+    });
+    expect(spaces).toEqual([
+      { name: 'clip', level: 'row', objects: null, run: null },
+      { name: 'crops', level: 'object', objects: 'predictions', run: 'det' },
+      { name: 'dino', level: 'row', objects: null, run: null },
+    ]);
+    expect(rowSpaces(spaces)).toEqual(['clip', 'dino']);
+    expect(parseSpaces(['a'])).toEqual([{ name: 'a', level: 'row', objects: null, run: null }]);
     expect(parseSpaces({})).toEqual([]);
+    expect(rowSpaces(parseSpaces({ spaces: [{ name: 'o', level: 'object', objects: 'gt' }] }))).toEqual([]);
   });
 
   it('joins two metrics by row, leaving out missing values', () => {

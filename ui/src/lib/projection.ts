@@ -2,9 +2,23 @@
 // (GET /api/embeddings/{space}/projection, read tolerantly) or from two row metrics.
 
 export interface Points {
+  /** Data row ids, or in an object space object ids. */
   ids: Int32Array;
   xs: Float32Array;
   ys: Float32Array;
+  /** In an object space: the data row id of each point (object). */
+  rows?: Int32Array;
+}
+
+export type SpaceLevel = 'row' | 'object';
+
+/** An embedding space of GET /api/embeddings: a vector per data row, or per object
+ * (``objects``: ``gt`` or ``predictions`` of ``run``). */
+export interface SpaceInfo {
+  name: string;
+  level: SpaceLevel;
+  objects: string | null;
+  run: string | null;
 }
 
 type Json = Record<string, unknown>;
@@ -41,10 +55,14 @@ export function parseProjection(body: Json): Points | null {
 }
 
 /** Points from the binary projection (GET /api/embeddings/{space}/projection): ``n``
- * little-endian int64 data row ids, then ``n`` float32 (x, y) pairs. */
-export function decodeProjection(buf: ArrayBuffer): Points {
-  if (buf.byteLength % 16 !== 0) throw new Error(`projection of ${buf.byteLength} bytes is not n x 16`);
-  const n = buf.byteLength / 16;
+ * little-endian int64 ids, then ``n`` float32 (x, y) pairs; of an object space
+ * (``X-Level: object``) the ids are object ids, followed by ``n`` int64 data row ids. */
+export function decodeProjection(buf: ArrayBuffer, level: SpaceLevel = 'row'): Points {
+  const per = level === 'object' ? 24 : 16;
+  if (buf.byteLength % per !== 0) {
+    throw new Error(`${level} projection of ${buf.byteLength} bytes is not n x ${per}`);
+  }
+  const n = buf.byteLength / per;
   const view = new DataView(buf);
   const ids = new Int32Array(n);
   const xs = new Float32Array(n);
@@ -54,7 +72,10 @@ export function decodeProjection(buf: ArrayBuffer): Points {
     xs[i] = view.getFloat32(8 * n + 8 * i, true);
     ys[i] = view.getFloat32(8 * n + 8 * i + 4, true);
   }
-  return { ids, xs, ys };
+  if (level === 'row') return { ids, xs, ys };
+  const rows = new Int32Array(n);
+  for (let i = 0; i < n; i++) rows[i] = Number(view.getBigInt64(16 * n + 8 * i, true));
+  return { ids, xs, ys, rows };
 }
 
 /** The columns of GET /api/runs/{run}/points: n int64 ids, then n float32 x, then n
@@ -86,14 +107,29 @@ export function decodeMetricPoints(buf: ArrayBuffer): Points {
   return { ids: ids.slice(0, k), xs: xs.slice(0, k), ys: ys.slice(0, k) };
 }
 
-/** Names of the embedding spaces in a GET /api/embeddings answer. */
-export function parseSpaces(body: unknown): string[] {
+/** The embedding spaces of a GET /api/embeddings answer (a bare name: a row space). */
+export function parseSpaces(body: unknown): SpaceInfo[] {
   const list = Array.isArray(body)
     ? body
     : (arr((body as Json)?.spaces) ?? arr((body as Json)?.embeddings) ?? []);
+  const str = (v: unknown): string | null => (typeof v === 'string' && v.length > 0 ? v : null);
   return list
-    .map((s) => (typeof s === 'string' ? s : String((s as Json).name ?? '')))
-    .filter((s) => s.length > 0);
+    .map((s): SpaceInfo => {
+      if (typeof s === 'string') return { name: s, level: 'row', objects: null, run: null };
+      const o = (s ?? {}) as Json;
+      return {
+        name: String(o.name ?? ''),
+        level: o.level === 'object' ? 'object' : 'row',
+        objects: str(o.objects),
+        run: str(o.run),
+      };
+    })
+    .filter((s) => s.name.length > 0);
+}
+
+/** The names of the row-level spaces (the ones "find similar" takes row anchors in). */
+export function rowSpaces(spaces: readonly SpaceInfo[]): string[] {
+  return spaces.filter((s) => s.level === 'row').map((s) => s.name);
 }
 
 /** Points whose coordinates are two metrics of the same rows (rows missing either are left out). */
