@@ -97,6 +97,7 @@ aggregate` on the command line, and `/api/runs/{run}/rows`, `/classes`, `/confus
 
 def render_query() -> str:
     query = importlib.import_module("errorscope.core.query")
+    forms = importlib.import_module("errorscope.core.queryparse")
     parts = [QUERY_HEADER, "## The language\n", inspect.cleandoc(query.__doc__ or ""), ""]
     parts.append("## Filters\n")
     parts.append(
@@ -104,9 +105,9 @@ def render_query() -> str:
         '`"filters"`, a list; `not` takes `"filter"`). Unknown types and fields, wrong '
         "types and bad values are refused with the JSON path of the problem.\n"
     )
-    for name, cls in query._TYPES.items():
+    for name, cls in forms._TYPES.items():
         fields = ", ".join(
-            f"`{f.name}`" + ("" if f.name in query._REQUIRED[cls] else " (optional)")
+            f"`{f.name}`" + ("" if f.name in forms._REQUIRED[cls] else " (optional)")
             for f in dataclasses.fields(cls)
         )
         doc = " ".join(inspect.cleandoc(cls.__doc__ or "").split())
@@ -119,7 +120,7 @@ def render_query() -> str:
         "(high = likely a label mistake), stored by the label-issue analysis.\n"
     )
     parts.append("## Sorting\n")
-    parts.append(inspect.cleandoc(query.parse_sort.__doc__ or "") + "\n")
+    parts.append(inspect.cleandoc(forms.parse_sort.__doc__ or "") + "\n")
     parts.append("## Ready-made slices\n")
     for name, made in query.READY_MADE.items():
         parts.append(f"- `{name}`: {made.description}")

@@ -12,7 +12,8 @@ import orjson
 import pytest
 
 import errorscope as es
-from errorscope.core.query import Confusion, Split, parse_filter
+from errorscope.core.query import Confusion, Split
+from errorscope.core.queryparse import parse_filter
 from errorscope.errors import InvalidQueryError
 from errorscope.server import create_app
 from tests.conftest import load_voc100

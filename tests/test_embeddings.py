@@ -15,7 +15,8 @@ import pyarrow.parquet as pq
 import pytest
 
 import errorscope as es
-from errorscope.core.query import And, Ids, Similar, TextContains, filter_to_json, parse_filter
+from errorscope.core.query import And, Ids, Similar, TextContains
+from errorscope.core.queryparse import filter_to_json, parse_filter
 from errorscope.errors import InvalidInputError, InvalidQueryError
 from errorscope.store.embeddings import EMBEDDINGS_DIR
 from tests.conftest import snapshot

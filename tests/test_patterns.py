@@ -14,7 +14,7 @@ from PIL import Image
 
 import errorscope as es
 from errorscope.core.patterns import Units, Where, find_patterns
-from errorscope.core.query import parse_filter
+from errorscope.core.queryparse import parse_filter
 from tests.conftest import shared_path
 
 pytestmark = pytest.mark.shared_data

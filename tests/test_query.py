@@ -26,11 +26,8 @@ from errorscope.core.query import (
     Sort,
     Split,
     TextContains,
-    filter_to_json,
-    parse_expression,
-    parse_filter,
-    parse_sort,
 )
+from errorscope.core.queryparse import filter_to_json, parse_expression, parse_filter, parse_sort
 from errorscope.sdk.query import QueryPage
 from tests.conftest import load_voc100, snapshot
 

@@ -37,9 +37,8 @@ from errorscope.core.query import (
     RowMetric,
     Split,
     TextContains,
-    parse_filter,
-    parse_sort,
 )
+from errorscope.core.queryparse import parse_filter, parse_sort
 from errorscope.server import create_app
 from errorscope.store.query import filter_row_ids, run_query
 from errorscope.store.queryindex import index_query

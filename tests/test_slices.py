@@ -24,9 +24,8 @@ from errorscope.core.query import (
     SliceMember,
     Split,
     expand_slices,
-    filter_to_json,
-    parse_filter,
 )
+from errorscope.core.queryparse import filter_to_json, parse_filter
 from errorscope.errors import ConflictError, InvalidQueryError, NotFoundError
 from errorscope.server import create_app
 from errorscope.store import catalog

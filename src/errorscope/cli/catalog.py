@@ -10,7 +10,8 @@ from pathlib import Path
 import click
 
 from errorscope.cli.main import workspace_option
-from errorscope.core.query import And, ClassPresent, Filter, SliceMember, parse_filter
+from errorscope.core.query import And, ClassPresent, Filter, SliceMember
+from errorscope.core.queryparse import parse_filter
 from errorscope.errors import InvalidQueryError
 from errorscope.sdk.workspace import Workspace
 

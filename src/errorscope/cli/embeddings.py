@@ -12,7 +12,8 @@ import click
 
 from errorscope.cli.main import workspace_option
 from errorscope.cli.progress import progress_bars
-from errorscope.core.query import And, ClassPresent, Filter, parse_expression, parse_filter
+from errorscope.core.query import And, ClassPresent, Filter
+from errorscope.core.queryparse import parse_expression, parse_filter
 from errorscope.errors import InvalidQueryError
 from errorscope.sdk.embeddings import EmbeddingSpace
 from errorscope.sdk.workspace import Workspace

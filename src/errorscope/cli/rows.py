@@ -13,15 +13,8 @@ from typing import Any, TypeVar
 import click
 
 from errorscope.cli.main import workspace_option
-from errorscope.core.query import (
-    And,
-    ClassPresent,
-    Filter,
-    SliceMember,
-    Split,
-    parse_expression,
-    parse_filter,
-)
+from errorscope.core.query import And, ClassPresent, Filter, SliceMember, Split
+from errorscope.core.queryparse import parse_expression, parse_filter
 from errorscope.errors import InvalidQueryError
 from errorscope.sdk.workspace import Workspace
 

@@ -10,14 +10,8 @@ import click
 import orjson
 
 from errorscope.cli.main import workspace_option
-from errorscope.core.query import (
-    And,
-    ClassPresent,
-    Filter,
-    Split,
-    parse_expression,
-    parse_filter,
-)
+from errorscope.core.query import And, ClassPresent, Filter, Split
+from errorscope.core.queryparse import parse_expression, parse_filter
 from errorscope.errors import InvalidQueryError
 from errorscope.sdk.workspace import Workspace
 

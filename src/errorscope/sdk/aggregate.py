@@ -22,15 +22,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from errorscope.core.query import (
-    And,
-    ClassPresent,
-    Confusion,
-    Filter,
-    Or,
-    RowMetric,
-    filter_to_json,
-)
+from errorscope.core.query import And, ClassPresent, Confusion, Filter, Or, RowMetric
+from errorscope.core.queryparse import filter_to_json
 from errorscope.errors import InvalidQueryError
 from errorscope.sdk.slices import as_filter, resolve_slices
 from errorscope.store import aggregate as agg

@@ -171,7 +171,7 @@ class BatchMixin:
             # without a run, on the catalog (every data row; run-less filters only)
             ws = cast(Any, self)
             chosen = ws.catalog_ids(where) if run is None else self._all_ids(run, where)
-            from errorscope.core.query import filter_to_json
+            from errorscope.core.queryparse import filter_to_json
             from errorscope.sdk.slices import as_filter
 
             origin = (

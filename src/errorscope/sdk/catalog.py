@@ -24,8 +24,8 @@ from errorscope.core.query import (
     SliceMember,
     Sort,
     expand_slices,
-    parse_sort,
 )
+from errorscope.core.queryparse import parse_sort
 from errorscope.errors import InvalidQueryError
 from errorscope.sdk.query import MAX_LIMIT, QueryPage, QueryRow
 from errorscope.sdk.slices import as_filter, resolve_slices

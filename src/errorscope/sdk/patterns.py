@@ -22,17 +22,8 @@ import numpy.typing as npt
 
 from errorscope.core import stats
 from errorscope.core.patterns import Candidate, Units, Where, find_patterns
-from errorscope.core.query import (
-    And,
-    Confusion,
-    Filter,
-    Ids,
-    Metadata,
-    Or,
-    RowMetric,
-    Split,
-    filter_to_json,
-)
+from errorscope.core.query import And, Confusion, Filter, Ids, Metadata, Or, RowMetric, Split
+from errorscope.core.queryparse import filter_to_json
 from errorscope.errors import ErrorscopeError
 from errorscope.sdk.attributes import (
     Attribute,

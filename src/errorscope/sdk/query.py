@@ -16,7 +16,8 @@ import numpy as np
 import numpy.typing as npt
 
 from errorscope.core.pointcodes import PointCodes, point_codes
-from errorscope.core.query import READY_MADE, ROW_METRICS, Filter, SliceMember, Sort, parse_sort
+from errorscope.core.query import READY_MADE, ROW_METRICS, Filter, SliceMember, Sort
+from errorscope.core.queryparse import parse_sort
 from errorscope.errors import InvalidQueryError
 from errorscope.sdk.slices import as_filter, resolve_slices
 from errorscope.store import catalog

@@ -29,9 +29,8 @@ from errorscope.core.query import (
     Split,
     TextContains,
     expand_slices,
-    filter_to_json,
-    parse_filter,
 )
+from errorscope.core.queryparse import filter_to_json, parse_filter
 from errorscope.errors import ConflictError, InvalidQueryError, NotFoundError
 from errorscope.sdk.spaces import resolve_similar
 from errorscope.store import catalog

@@ -36,8 +36,8 @@ from errorscope.core.query import (
     SliceMember,
     Sort,
     Split,
-    filter_to_json,
 )
+from errorscope.core.queryparse import filter_to_json
 from errorscope.errors import InvalidQueryError, NotFoundError
 from errorscope.store.database import Database
 from errorscope.store.query import (
