@@ -79,7 +79,16 @@ def result_codes(
 
 
 def point_codes(index: RowIndex, positions: npt.NDArray[np.intp]) -> PointCodes:
-    """The codes of the index's rows at ``positions`` (see the module docstring)."""
+    """The codes of the index's rows at ``positions`` (see the module docstring). The
+    codes of all rows do not depend on any filter: they are computed once per index."""
+    full = index.derived.get("point_codes")
+    if full is None:
+        full = index.derived["point_codes"] = _all_codes(index)
+    pos = np.asarray(positions, np.intp)
+    return PointCodes(full.classes, full.gt[pos], full.pred[pos], full.result[pos])
+
+
+def _all_codes(index: RowIndex) -> PointCodes:
     if len(index.class_ids) >= 2**15:
         raise ValueError(f"{len(index.class_ids)} classes do not fit int16 codes")
     classes = tuple(sorted(index.class_ids))
@@ -94,6 +103,4 @@ def point_codes(index: RowIndex, positions: npt.NDArray[np.intp]) -> PointCodes:
     gt = _dominant(index.n, table.row[label], code[label], [n[label]])
     predicted = _dominant(index.n, table.row[pred], code[pred], [kept[pred], n[pred]])
     m = index.metrics
-    result = result_codes(m["tp"], m["fp"], m["fn"])
-    pos = np.asarray(positions, np.intp)
-    return PointCodes(classes, gt[pos], predicted[pos], result[pos])
+    return PointCodes(classes, gt, predicted, result_codes(m["tp"], m["fp"], m["fn"]))

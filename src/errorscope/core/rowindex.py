@@ -320,6 +320,8 @@ class RowIndex:
     per_class: ClassTable  # group = class id; values tp, fp, fn, iou_sum, metrics
     confusion: ClassTable  # group = (gt + 1) * GROUP_STRIDE + (pred + 1), 0 = None; values n
     evaluated: bool = False  # the run has a stored evaluation
+    #: Results computed from the index alone, kept with it (e.g. the projector's codes).
+    derived: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
     def n(self) -> int:

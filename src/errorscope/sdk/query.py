@@ -122,11 +122,10 @@ class QueryMixin:
         info = catalog.get_run(self.db, run)
         index = load_index(self.db, info.id)
         wanted = np.asarray(ids, np.int64).reshape(-1)
-        pos = np.minimum(np.searchsorted(index.ids, wanted), max(index.n - 1, 0))
-        if index.n == 0 or not np.array_equal(index.ids[pos], wanted):
-            missing = wanted if index.n == 0 else wanted[index.ids[pos] != wanted]
-            if len(missing):
-                raise InvalidQueryError(f"data row {int(missing[0])} is not a row of run {run!r}")
+        pos = index.positions(wanted)
+        if len(pos) != len(wanted):
+            missing = np.setdiff1d(wanted, index.ids)
+            raise InvalidQueryError(f"data row {int(missing[0])} is not a row of run {run!r}")
         return point_codes(index, pos)
 
     def prepare_queries(self, runs: list[str] | None = None) -> None:

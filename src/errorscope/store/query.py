@@ -43,6 +43,7 @@ from errorscope.core.query import (
 )
 from errorscope.errors import InvalidQueryError
 from errorscope.store.database import Database
+from errorscope.store.rowscores import MISLABEL
 
 __all__ = [
     "METRIC_COLUMNS",
@@ -58,7 +59,7 @@ __all__ = [
 METRIC_COLUMNS = {name: f'"{name}"' for name in ROW_METRICS}
 _COUNTS = frozenset({"tp", "fp", "fn"})
 
-_ROWS = """
+_ROWS = f"""
 u AS (
     SELECT d.id, d.global_key, d.text, coalesce(rr.split, 'unassigned') AS split,
         s.name AS dataset
@@ -79,7 +80,7 @@ m AS (
         WHERE run_id = $run AND source = 'prediction' AND status = 'FP'
         GROUP BY data_row_id) fp ON fp.data_row_id = u.id
     LEFT JOIN row_scores ms
-        ON ms.run_id = $run AND ms.name = 'mislabel' AND ms.data_row_id = u.id
+        ON ms.run_id = $run AND ms.name = '{MISLABEL}' AND ms.data_row_id = u.id
 )"""
 
 #: Per (data row, class) counts and scores, as :func:`errorscope.core.metrics.by_row_class`.

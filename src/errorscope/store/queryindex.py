@@ -23,12 +23,13 @@ from errorscope.core.rowindex import GROUP_STRIDE, ClassTable, RowIndex, select_
 from errorscope.errors import InvalidQueryError
 from errorscope.store.database import Database
 from errorscope.store.query import FilterCompiler, QueryResult, decode_cursor, encode_cursor
+from errorscope.store.rowscores import MISLABEL
 
 __all__ = ["SortKey", "index_mask", "index_query", "leaf_ids", "load_index", "sort_key"]
 
 _SPLITS = ("train", "valid", "test", "unassigned")
 
-_ROWS = """
+_ROWS = f"""
 WITH scope AS (
     SELECT DISTINCT x.dataset_id FROM data_rows x
     JOIN run_rows r ON r.data_row_id = x.id WHERE r.run_id = $run
@@ -46,7 +47,7 @@ FROM data_rows d
 LEFT JOIN run_rows rr ON rr.data_row_id = d.id AND rr.run_id = $run
 LEFT JOIN eval_row_metrics e ON e.run_id = $run AND e.data_row_id = d.id
 LEFT JOIN fp ON fp.data_row_id = d.id
-LEFT JOIN row_scores ms ON ms.run_id = $run AND ms.name = 'mislabel' AND ms.data_row_id = d.id
+LEFT JOIN row_scores ms ON ms.run_id = $run AND ms.name = '{MISLABEL}' AND ms.data_row_id = d.id
 WHERE d.dataset_id IN (SELECT dataset_id FROM scope)
 ORDER BY d.id"""
 
