@@ -90,13 +90,8 @@ export const api = {
   saveSlice: (body: NewSlice) => post<SliceInfo>('/api/slices', body),
   labelingProjects: () => call<{ name: string; backend: string }[]>('/api/labeling-projects'),
   createBatch: (body: NewBatchBody) => post<BatchReport>('/api/batches', body),
-  /** Two metrics of every matching row (see decodeMetricPoints), in one request. */
-  metricPoints: async (run: string, x: string, y: string, filter: Filter | null): Promise<ArrayBuffer> => {
-    const res = await fetch(withFilter(`/api/runs/${enc(run)}/points`, filter, { x, y }));
-    if (!res.ok) throw new ApiError(res.status, `points of ${run}: ${res.status} ${res.statusText}`);
-    return res.arrayBuffer();
-  },
-  /** As metricPoints, with each row's class and result codes (see decodePointsWithCodes). */
+  /** Two metrics of every matching row with its class and result codes, in one request
+   * (see decodePointsWithCodes). */
   pointsWithCodes: async (
     run: string,
     x: string,

@@ -1,6 +1,6 @@
 // The projector's color codes, from one GET /api/runs/{run}/points?classes=true: per row
 // its dominant ground-truth and predicted class codes and its result code (pure, typed).
-import type { Points } from './projection';
+import { decodeColumns, withCoordinates, type Points } from './projection';
 
 export interface PointCodes {
   /** The class names the codes index (sorted by name). */
@@ -32,17 +32,12 @@ export function decodePointsWithCodes(
   if (!Number.isInteger(n) || n < 0 || buf.byteLength < 21 * n + 2) {
     throw new Error(`points with codes: ${buf.byteLength} bytes for ${n} rows`);
   }
-  const ids = new Float64Array(n);
-  const big = new BigInt64Array(buf.slice(0, 8 * n));
-  for (let i = 0; i < n; i++) ids[i] = Number(big[i]);
   const classes = JSON.parse(new TextDecoder().decode(new Uint8Array(buf, 21 * n))) as unknown;
   if (!Array.isArray(classes) || !classes.every((c) => typeof c === 'string')) {
     throw new Error('points with codes: the class names are not a list of strings');
   }
   return {
-    ids,
-    xs: new Float32Array(buf.slice(8 * n, 12 * n)),
-    ys: new Float32Array(buf.slice(12 * n, 16 * n)),
+    ...decodeColumns(buf.slice(0, 16 * n)),
     codes: {
       classes,
       gt: new Int16Array(buf.slice(16 * n, 18 * n)),
@@ -55,18 +50,14 @@ export function decodePointsWithCodes(
 /** Points (rows with both coordinates; NaN left out) and their codes, aligned. */
 export function metricPointsWithCodes(buf: ArrayBuffer, n: number): { points: Points; codes: PointCodes } {
   const c = decodePointsWithCodes(buf, n);
-  const keep = new Int32Array(n);
-  let k = 0;
-  for (let i = 0; i < n; i++) if (!Number.isNaN(c.xs[i]) && !Number.isNaN(c.ys[i])) keep[k++] = i;
-  const at = keep.subarray(0, k);
-  const pick = <T extends Float32Array | Int16Array | Uint8Array>(src: T, out: T): T => {
+  const at = withCoordinates(c.xs, c.ys);
+  const k = at.length;
+  const pick = <T extends Int32Array | Float32Array | Int16Array | Uint8Array>(src: ArrayLike<number>, out: T): T => {
     for (let j = 0; j < k; j++) out[j] = src[at[j]];
     return out;
   };
-  const ids = new Int32Array(k);
-  for (let j = 0; j < k; j++) ids[j] = c.ids[at[j]];
   return {
-    points: { ids, xs: pick(c.xs, new Float32Array(k)), ys: pick(c.ys, new Float32Array(k)) },
+    points: { ids: pick(c.ids, new Int32Array(k)), xs: pick(c.xs, new Float32Array(k)), ys: pick(c.ys, new Float32Array(k)) },
     codes: {
       classes: c.codes.classes,
       gt: pick(c.codes.gt, new Int16Array(k)),

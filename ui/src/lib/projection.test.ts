@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeMetricPoints, decodeProjection, joinMetrics, parseProjection, parseSpaces, rowSpaces, toWorld } from './projection';
+import { decodeColumns, decodeProjection, joinMetrics, parseProjection, parseSpaces, rowSpaces, toWorld, withCoordinates } from './projection';
 
 describe('projector points', () => {
   it('reads the projection shapes the API may answer', () => {
@@ -62,7 +62,7 @@ describe('projector points', () => {
     expect(() => decodeProjection(new ArrayBuffer(40), 'row')).toThrow(/row projection of 40 bytes is not n x 16/);
   });
 
-  it('decodes metric points: int64 ids, float32 xs, float32 ys, leaving out NaN', () => {
+  it('decodes metric point columns: int64 ids, float32 xs, float32 ys, NaN kept', () => {
     const rows: [number, number, number][] = [
       [3, 0.5, 0.25],
       [9, Number.NaN, 0.75],
@@ -77,13 +77,21 @@ describe('projector points', () => {
       view.setFloat32(8 * n + 4 * i, x, true);
       view.setFloat32(12 * n + 4 * i, y, true);
     });
-    const p = decodeMetricPoints(buf);
-    expect([...p.xs]).toEqual([0.5, 0]);
-    expect([...p.ys]).toEqual([0.25, 1]);
-    expect(p.ids[0]).toBe(3);
-    expect(p.ids.length).toBe(2);
-    expect(decodeMetricPoints(new ArrayBuffer(0)).ids.length).toBe(0);
-    expect(() => decodeMetricPoints(new ArrayBuffer(20))).toThrow(/not n x 16/);
+    const c = decodeColumns(buf);
+    expect([...c.ids]).toEqual([3, 9, 11, 2 ** 40]);
+    expect([...c.xs]).toEqual([0.5, Number.NaN, 1, 0]);
+    expect([...c.ys]).toEqual([0.25, 0.75, Number.NaN, 1]);
+    expect([...withCoordinates(c.xs, c.ys)]).toEqual([0, 3]);
+    expect(decodeColumns(new ArrayBuffer(0)).ids.length).toBe(0);
+    expect(() => decodeColumns(new ArrayBuffer(20))).toThrow(/not n x 16/);
+  });
+
+  it('keeps the positions of rows with both coordinates', () => {
+    const nan = Number.NaN;
+    const xs = Float32Array.from([nan, 1, 2, nan, 0, -1]);
+    const ys = Float32Array.from([0, nan, 2, nan, 0, Infinity]);
+    expect([...withCoordinates(xs, ys)]).toEqual([2, 4, 5]);
+    expect(withCoordinates(new Float32Array(), new Float32Array()).length).toBe(0);
   });
 
   it('lists spaces with their level', () => {

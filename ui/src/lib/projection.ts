@@ -78,8 +78,8 @@ export function decodeProjection(buf: ArrayBuffer, level: SpaceLevel = 'row'): P
   return { ids, xs, ys, rows };
 }
 
-/** The columns of GET /api/runs/{run}/points: n int64 ids, then n float32 x, then n
- * float32 y, little-endian (NaN: no value). */
+/** The leading columns of GET /api/runs/{run}/points: n int64 ids, then n float32 x, then
+ * n float32 y, little-endian (NaN: no value). */
 export function decodeColumns(buf: ArrayBuffer): { ids: Float64Array; xs: Float32Array; ys: Float32Array } {
   if (buf.byteLength % 16 !== 0) throw new Error(`metric points of ${buf.byteLength} bytes is not n x 16`);
   const n = buf.byteLength / 16;
@@ -89,22 +89,12 @@ export function decodeColumns(buf: ArrayBuffer): { ids: Float64Array; xs: Float3
   return { ids, xs: new Float32Array(buf.slice(8 * n, 12 * n)), ys: new Float32Array(buf.slice(12 * n)) };
 }
 
-/** Points from GET /api/runs/{run}/points; rows where either value is NaN are left out. */
-export function decodeMetricPoints(buf: ArrayBuffer): Points {
-  const c = decodeColumns(buf);
-  const n = c.ids.length;
-  const ids = new Int32Array(n);
-  const xs = new Float32Array(n);
-  const ys = new Float32Array(n);
+/** The positions of the rows that have both coordinates (neither is NaN), ascending. */
+export function withCoordinates(xs: Float32Array, ys: Float32Array): Int32Array {
+  const keep = new Int32Array(xs.length);
   let k = 0;
-  for (let i = 0; i < n; i++) {
-    if (Number.isNaN(c.xs[i]) || Number.isNaN(c.ys[i])) continue;
-    ids[k] = c.ids[i];
-    xs[k] = c.xs[i];
-    ys[k] = c.ys[i];
-    k++;
-  }
-  return { ids: ids.slice(0, k), xs: xs.slice(0, k), ys: ys.slice(0, k) };
+  for (let i = 0; i < xs.length; i++) if (!Number.isNaN(xs[i]) && !Number.isNaN(ys[i])) keep[k++] = i;
+  return keep.subarray(0, k);
 }
 
 /** The embedding spaces of a GET /api/embeddings answer (a bare name: a row space). */
