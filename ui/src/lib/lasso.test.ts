@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { chosenIds, extendPath, IdList, pointInPolygon, selectInBox, selectInPolygon, type Point } from './lasso';
+import { chosenIds, extendPath, flatPolygon, IdList, pointInPolygon, polygonBounds, selectInBox, selectInPolygon, type Point } from './lasso';
 
 const SQUARE: Point[] = [
   [0, 0],
@@ -21,13 +21,20 @@ const U: Point[] = [
 
 describe('lasso geometry', () => {
   it('tells inside from outside, concave polygons included', () => {
-    expect(pointInPolygon(5, 5, SQUARE)).toBe(true);
-    expect(pointInPolygon(11, 5, SQUARE)).toBe(false);
-    expect(pointInPolygon(-0.1, 5, SQUARE)).toBe(false);
-    expect(pointInPolygon(5, 5, U)).toBe(false);
-    expect(pointInPolygon(5, 1, U)).toBe(true);
-    expect(pointInPolygon(1, 9, U)).toBe(true);
-    expect(pointInPolygon(8.5, 9, U)).toBe(true);
+    const square = flatPolygon(SQUARE);
+    const u = flatPolygon(U);
+    const inSquare = (x: number, y: number) => pointInPolygon(x, y, square.px, square.py);
+    const inU = (x: number, y: number) => pointInPolygon(x, y, u.px, u.py);
+    expect([...u.px]).toEqual(U.map((p) => p[0]));
+    expect([...u.py]).toEqual(U.map((p) => p[1]));
+    expect(inSquare(5, 5)).toBe(true);
+    expect(inSquare(11, 5)).toBe(false);
+    expect(inSquare(-0.1, 5)).toBe(false);
+    expect(inU(5, 5)).toBe(false);
+    expect(inU(5, 1)).toBe(true);
+    expect(inU(1, 9)).toBe(true);
+    expect(inU(8.5, 9)).toBe(true);
+    expect(polygonBounds(u)).toEqual([0, 0, 10, 10]);
   });
 
   it('selects the indices of points inside, in order', () => {
@@ -54,6 +61,27 @@ describe('lasso geometry', () => {
     const inside = selectInPolygon(xs, ys, tri);
     expect(inside.length).toBe(xs.filter((x, i) => x + ys[i] < 100).length);
     expect(inside.every((i) => xs[i] + ys[i] < 100)).toBe(true);
+  });
+
+  it('selects exactly the points the per-point test accepts (bbox prefilter loses none)', () => {
+    const star: Point[] = [];
+    for (let k = 0; k < 10; k++) {
+      const r = k % 2 === 0 ? 40 : 15;
+      const t = (Math.PI * k) / 5;
+      star.push([50 + r * Math.cos(t), 50 + r * Math.sin(t)]);
+    }
+    const { px, py } = flatPolygon(star);
+    const xs: number[] = [];
+    const ys: number[] = [];
+    for (let x = -0.25; x < 101; x += 1.5)
+      for (let y = -0.25; y < 101; y += 1.5) {
+        xs.push(x);
+        ys.push(y);
+      }
+    const want = xs.map((_, i) => i).filter((i) => pointInPolygon(xs[i], ys[i], px, py));
+    expect(want.length).toBeGreaterThan(100);
+    expect(want.length).toBeLessThan(xs.length / 2);
+    expect(selectInPolygon(xs, ys, star)).toEqual(want);
   });
 
   it('box selection includes its bounds, corners in any order', () => {

@@ -1,56 +1,63 @@
 // Lasso and box selection over 2-D points (screen or data coordinates), pure and typed.
 export type Point = [number, number];
 
-/** Is (x, y) inside the polygon (even-odd rule; closed implicitly)? */
-export function pointInPolygon(x: number, y: number, poly: readonly Point[]): boolean {
+/** A polygon's vertices as flat typed arrays (closed implicitly). */
+export interface FlatPolygon {
+  px: Float64Array;
+  py: Float64Array;
+}
+
+export function flatPolygon(poly: readonly Point[]): FlatPolygon {
+  const px = new Float64Array(poly.length);
+  const py = new Float64Array(poly.length);
+  for (let i = 0; i < poly.length; i++) {
+    px[i] = poly[i][0];
+    py[i] = poly[i][1];
+  }
+  return { px, py };
+}
+
+/** Is (x, y) inside the polygon (even-odd rule)? No allocation: run once per point. */
+export function pointInPolygon(x: number, y: number, px: Float64Array, py: Float64Array): boolean {
+  const m = px.length;
   let inside = false;
-  for (let i = 0, j = poly.length - 1; i < poly.length; j = i++) {
-    const [xi, yi] = poly[i];
-    const [xj, yj] = poly[j];
-    if (yi > y !== yj > y && x < ((xj - xi) * (y - yi)) / (yj - yi) + xi) inside = !inside;
+  for (let a = 0, b = m - 1; a < m; b = a++) {
+    const ya = py[a];
+    const yb = py[b];
+    if (ya > y !== yb > y && x < ((px[b] - px[a]) * (y - ya)) / (yb - ya) + px[a]) inside = !inside;
   }
   return inside;
 }
 
-export function polygonBounds(poly: readonly Point[]): [number, number, number, number] {
+/** The bounding box [x0, y0, x1, y1] of a flat polygon. */
+export function polygonBounds({ px, py }: FlatPolygon): [number, number, number, number] {
   let x0 = Infinity;
   let y0 = Infinity;
   let x1 = -Infinity;
   let y1 = -Infinity;
-  for (const [x, y] of poly) {
-    x0 = Math.min(x0, x);
-    y0 = Math.min(y0, y);
-    x1 = Math.max(x1, x);
-    y1 = Math.max(y1, y);
+  for (let i = 0; i < px.length; i++) {
+    x0 = Math.min(x0, px[i]);
+    y0 = Math.min(y0, py[i]);
+    x1 = Math.max(x1, px[i]);
+    y1 = Math.max(y1, py[i]);
   }
   return [x0, y0, x1, y1];
 }
 
 /** Indices of the points inside the lasso (a polygon of at least 3 vertices): points
- * outside its bounding box are skipped with four compares, the rest run the even-odd
- * test against the polygon's edges held in flat typed arrays. */
+ * outside its bounding box are skipped with four compares, the rest run
+ * :func:`pointInPolygon` against the polygon held in flat typed arrays. */
 export function selectInPolygon(xs: ArrayLike<number>, ys: ArrayLike<number>, poly: readonly Point[]): number[] {
-  const m = poly.length;
-  if (m < 3) return [];
-  const [x0, y0, x1, y1] = polygonBounds(poly);
-  const px = new Float64Array(m);
-  const py = new Float64Array(m);
-  for (let i = 0; i < m; i++) {
-    px[i] = poly[i][0];
-    py[i] = poly[i][1];
-  }
+  if (poly.length < 3) return [];
+  const flat = flatPolygon(poly);
+  const { px, py } = flat;
+  const [x0, y0, x1, y1] = polygonBounds(flat);
   const out: number[] = [];
   for (let i = 0; i < xs.length; i++) {
     const x = xs[i];
     const y = ys[i];
     if (x < x0 || x > x1 || y < y0 || y > y1) continue;
-    let inside = false;
-    for (let a = 0, b = m - 1; a < m; b = a++) {
-      const ya = py[a];
-      const yb = py[b];
-      if (ya > y !== yb > y && x < ((px[b] - px[a]) * (y - ya)) / (yb - ya) + px[a]) inside = !inside;
-    }
-    if (inside) out.push(i);
+    if (pointInPolygon(x, y, px, py)) out.push(i);
   }
   return out;
 }
