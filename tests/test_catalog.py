@@ -260,6 +260,61 @@ def test_similar_rows_keep_the_other_filters(ws: es.Workspace, built: dict[str, 
     assert got == {i for i in nearest if built["key_of"][i] in built["unlabeled_images"]}
 
 
+def test_saved_slice_with_a_similar_filter(built: dict[str, Any]) -> None:
+    """Similarity needs no run: a saved slice holding one works in the catalog, in a
+    batch without a run and in ``errorscope catalog --slice``; its run-only sibling does
+    not, and the refusal names the slice."""
+    vectors, ids = built["vectors"], np.asarray(built["vector_ids"])
+    unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    order = [int(i) for i in ids[np.argsort(-(unit @ unit[1]), kind="stable")]]
+    nearest = set([i for i in order if i != int(ids[1])][:6])
+    similar = {"type": "similar", "space": "pix", "anchors": [int(ids[1])], "k": 6}
+    with es.open_workspace(built["path"]) as ws:
+        ws.save_slice("near", similar)
+        ws.save_slice(
+            "near-unlabeled",
+            {
+                "type": "and",
+                "filters": [
+                    {"type": "slice", "name": "near"},
+                    {"type": "class", "side": "label", "class_name": None, "present": False},
+                ],
+            },
+        )
+        ws.save_slice(
+            "near-fp",
+            {
+                "type": "and",
+                "filters": [
+                    {"type": "slice", "name": "near"},
+                    {"type": "object", "side": "prediction", "status": "FP"},
+                ],
+            },
+        )
+        assert set(_all(ws, {"type": "slice", "name": "near"})) == nearest
+        unlabeled = {i for i in nearest if built["key_of"][i] in built["unlabeled_images"]}
+        assert set(_all(ws, {"type": "slice", "name": "near-unlabeled"})) == unlabeled
+        with pytest.raises(es.InvalidQueryError, match="slice 'near-fp' needs a model run"):
+            ws.catalog(
+                {
+                    "type": "or",
+                    "filters": [
+                        {"type": "slice", "name": "near"},
+                        {"type": "slice", "name": "near-fp"},
+                    ],
+                }
+            )
+        ws.create_labeling_project("near-review", backend="files")
+        report = ws.create_batch("near rows", project="near-review", slice="near")
+        assert set(report.rows) == nearest
+        assert ws.batch("near rows").run is None
+    done = CliRunner().invoke(
+        cli, ["catalog", "-w", str(built["path"]), "--slice", "near", "--json"]
+    )
+    assert done.exit_code == 0, done.output
+    assert {r["id"] for r in json.loads(done.stdout)["rows"]} == nearest
+
+
 def test_send_the_unlabeled_rows_to_labeling(ws: es.Workspace, built: dict[str, Any]) -> None:
     ws.create_labeling_project("catalog-review", backend="files")
     none = {"type": "class", "side": "label", "class_name": None, "present": False}

@@ -10,7 +10,6 @@ similarity (:class:`~errorscope.core.query.Similar`). Sorts are by id or ``meta(
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from typing import Any
@@ -23,14 +22,12 @@ from errorscope.core.query import (
     Or,
     SliceMember,
     Sort,
-    expand_slices,
 )
 from errorscope.core.queryparse import parse_sort
 from errorscope.errors import InvalidQueryError
 from errorscope.sdk.query import MAX_LIMIT, QueryPage, QueryRow
 from errorscope.sdk.slices import as_filter, resolve_slices
 from errorscope.store import catalogquery as store
-from errorscope.store import slices as slice_store
 from errorscope.store.database import Database
 
 __all__ = ["UNLABELED", "CatalogMixin"]
@@ -39,22 +36,30 @@ __all__ = ["UNLABELED", "CatalogMixin"]
 UNLABELED = ClassPresent("label", None, present=False)
 
 
-def _check_slices(db: Database, f: Filter) -> None:
-    """Name the slice when a slice of ``f`` needs a model run."""
+def _slice_names(f: Filter) -> list[str]:
+    """The slices ``f`` refers to itself (not through other slices), in order."""
     if isinstance(f, And | Or):
-        for x in f.filters:
-            _check_slices(db, x)
-    elif isinstance(f, Not):
-        _check_slices(db, f.filter)
-    elif isinstance(f, SliceMember):
+        return [n for x in f.filters for n in _slice_names(x)]
+    if isinstance(f, Not):
+        return _slice_names(f.filter)
+    return [f.name] if isinstance(f, SliceMember) else []
 
-        def lookup(name: str) -> Filter | None:
-            row = slice_store.get_slice(db, name)
-            return None if row is None else as_filter(json.loads(row[2]))
 
-        problem = store.runless_problem(expand_slices(f, lookup))
-        if problem is not None:
-            raise InvalidQueryError(f"slice {f.name!r} needs a model run (run=): it uses {problem}")
+def _runless(db: Database, given: Filter) -> Filter:
+    """``given`` with its slices expanded and its similarity filters resolved to ids (once,
+    by :func:`~errorscope.sdk.slices.resolve_slices`: similarity needs no run), refused
+    if a leaf needs a model run, naming the slice that brought the leaf in if one did."""
+    where = resolve_slices(db, given)
+    problem = store.runless_problem(where)
+    if problem is None:
+        return where
+    for name in _slice_names(given):  # only on this error path: which slice was it?
+        inner = store.runless_problem(resolve_slices(db, SliceMember(name)))
+        if inner is not None:
+            raise InvalidQueryError(f"slice {name!r} needs a model run (run=): it uses {inner}")
+    raise InvalidQueryError(
+        f"{problem} needs a model run (run=): the catalog of all data rows has none"
+    )
 
 
 class CatalogMixin:
@@ -117,9 +122,7 @@ class CatalogMixin:
     ) -> Filter | None:
         parts: list[Filter] = []
         if filter is not None:
-            given = as_filter(filter)
-            _check_slices(self.db, given)
-            parts.append(resolve_slices(self.db, given))
+            parts.append(_runless(self.db, as_filter(filter)))
         if unlabeled:
             parts.append(UNLABELED)
         if not parts:
