@@ -116,6 +116,9 @@ def test_evaluate_ci_and_patterns_cli(runs: es.Workspace) -> None:
     res = r.invoke(cli, ["label-issues", *w, "--run", "old", "--top", "5", "--json"])
     assert res.exit_code == 0, res.output
     assert len(json.loads(res.output)["items"]) == 5
+    stored = r.invoke(cli, ["label-issues", *w, "--run", "old", "--top", "5", "--store", "--json"])
+    assert stored.exit_code == 0, stored.output
+    assert json.loads(stored.output) == json.loads(res.output)
 
 
 def test_rest_analysis_routes(runs: es.Workspace) -> None:

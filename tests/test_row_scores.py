@@ -1,6 +1,6 @@
 """Per-row scores of a run (store.rowscores): the label-mistake score ``mislabel`` is stored
-by every evaluation and replaced by every label_issues call, on real digits (out-of-sample
-probabilities) and the real voc100 detector."""
+by every evaluation and replaced by label_issues(store=True) (a plain label_issues call is
+a read), on real digits (out-of-sample probabilities) and the real voc100 detector."""
 
 from __future__ import annotations
 
@@ -57,7 +57,7 @@ def _digits(ws: es.Workspace, tmp: Path) -> tuple[np.ndarray, np.ndarray, np.nda
     return y, probs, flipped
 
 
-def test_digits_scores_stored_by_evaluate_and_replaced_by_label_issues(
+def test_digits_scores_stored_by_evaluate_and_replaced_by_stored_label_issues(
     ws: es.Workspace, tmp_path: Path
 ) -> None:
     y, probs, flipped = _digits(ws, tmp_path)
@@ -74,16 +74,16 @@ def test_digits_scores_stored_by_evaluate_and_replaced_by_label_issues(
     top = np.argsort(-got, kind="stable")[: int(flipped.sum())]
     assert flipped[top].mean() > 0.7
     assert rowscores.row_score_names(ws.db, _run_id(ws, "cv")) == ["mislabel"]
-    # the same scores again: nothing is written, the caches stay valid
+    # the same scores again, even when asked to store: nothing is written, caches stay valid
     generation = ws.db.generation
-    plain = ws.label_issues("cv")
+    plain = ws.label_issues("cv", store=True)
     assert ws.db.generation == generation
     assert _stored(ws, "cv") == stored
     assert {r["global_key"]: r["score"] for r in plain.rows.to_pylist()} == stored
     # with neighbour agreement in the pixels' space: replaced, one row each, in [0, 1]
     ws.add_embeddings("pixels", digits_pixels(), global_keys=[f"d{i}" for i in range(len(y))])
     generation = ws.db.generation
-    near = ws.label_issues("cv", space="pixels")
+    near = ws.label_issues("cv", space="pixels", store=True)
     assert ws.db.generation > generation
     blended = _stored(ws, "cv")
     assert blended == {r["global_key"]: r["score"] for r in near.rows.to_pylist()}
@@ -95,6 +95,27 @@ def test_digits_scores_stored_by_evaluate_and_replaced_by_label_issues(
     # a new evaluation stores the evaluation's own scores again
     ws.evaluate("cv", confidence=0.0)
     assert _stored(ws, "cv") == stored
+
+
+def test_plain_label_issues_is_a_read(ws: es.Workspace, tmp_path: Path) -> None:
+    y, _probs, _flipped = _digits(ws, tmp_path)
+    ws.add_embeddings("pixels", digits_pixels(), global_keys=[f"d{i}" for i in range(len(y))])
+    ws.evaluate("cv", confidence=0.0)
+    # scores blended with the embedding space, stored on request
+    near = ws.label_issues("cv", space="pixels", store=True)
+    blended = _stored(ws, "cv")
+    assert blended == {r["global_key"]: r["score"] for r in near.rows.to_pylist()}
+    # a plain call (what the HTTP route and the CLI without --store make) computes other
+    # scores but leaves the stored ones and the database generation alone
+    generation = ws.db.generation
+    plain = ws.label_issues("cv")
+    assert {r["global_key"]: r["score"] for r in plain.rows.to_pylist()} != blended
+    assert _stored(ws, "cv") == blended
+    assert ws.db.generation == generation
+    # the same for a call with the space but without store
+    again = ws.label_issues("cv", space="pixels")
+    assert {r["global_key"]: r["score"] for r in again.rows.to_pylist()} == blended
+    assert ws.db.generation == generation
 
 
 @pytest.mark.shared_data

@@ -95,10 +95,18 @@ def patterns(
 @click.option("--top", type=click.IntRange(min=1), default=20, show_default=True)
 @click.option("--objects", is_flag=True, help="Per object instead of per data row.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def label_issues(workspace: Path, run: str, top: int, objects: bool, as_json: bool) -> None:
+@click.option(
+    "--store",
+    is_flag=True,
+    help="Also store the rows' scores as the run's mislabel_score (read by the "
+    "candidate_mislabels slice), replacing the ones stored before.",
+)
+def label_issues(
+    workspace: Path, run: str, top: int, objects: bool, as_json: bool, store: bool
+) -> None:
     """Rows (or objects) most likely to be labeling mistakes, with scores in [0, 1]."""
     with Workspace(workspace) as ws:
-        issues = ws.label_issues(run)
+        issues = ws.label_issues(run, store=store)
     table = issues.objects if objects else issues.rows
     records = table.slice(0, top).to_pylist()
     if as_json:

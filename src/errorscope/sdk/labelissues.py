@@ -23,9 +23,10 @@ The row scores are stored as the run's ``mislabel`` row scores
 (:mod:`errorscope.store.rowscores`; the query language's row metric ``mislabel_score``
 and the ready-made slice "candidate mislabels" read them): after every
 :meth:`~errorscope.sdk.evaluation.EvaluationMixin.evaluate`, in the evaluation's
-transaction, from the evaluation alone (the probabilities and matches; no embedding),
-and again by every :meth:`LabelIssueMixin.label_issues` call, whose options (an
-embedding space) then replace them.
+transaction, from the evaluation alone (the probabilities and matches; no embedding).
+:meth:`LabelIssueMixin.label_issues` is a read: it replaces them (e.g. with scores
+blended with an embedding space) only when called with ``store=True``
+(``errorscope label-issues --store``); the HTTP route never stores.
 """
 
 from __future__ import annotations
@@ -135,11 +136,14 @@ class LabelIssueMixin:
         space: str | None = None,
         embeddings: Mapping[int, Any] | None = None,
         neighbours: int = 10,
+        store: bool = False,
     ) -> LabelIssues:
         """Label-mistake scores of ``run``'s stored evaluation (module docstring); with
         an embedding ``space`` (or ``embeddings``: data row id -> vector), neighbour
-        disagreement of the rows' labels (k = ``neighbours``) is averaged in. The rows'
-        scores replace the run's stored ``mislabel`` row scores."""
+        disagreement of the rows' labels (k = ``neighbours``) is averaged in. With
+        ``store``, the rows' scores replace the run's stored ``mislabel`` row scores
+        (what ``mislabel_score`` and "candidate mislabels" read); without it nothing is
+        written."""
         frame = load_frame(self.db, run)
         if space is not None:
             found = spaces.get_space(self.db, space)
@@ -150,7 +154,8 @@ class LabelIssueMixin:
             ids, vectors = spaces.load_space(self.db, found)
             embeddings = {int(i): vectors[j] for j, i in enumerate(np.asarray(ids).tolist())}
         issues, row_score = _issues(frame, *_object_scores(self.db, frame, embeddings, neighbours))
-        _save(self.db, frame, row_score)
+        if store:
+            _save(self.db, frame, row_score)
         return issues
 
 
