@@ -43,9 +43,9 @@ from errorscope.store.database import Database
 from errorscope.store.query import (
     FilterCompiler,
     QueryResult,
-    _sort_key,
     decode_cursor,
     encode_cursor,
+    keyset_page,
 )
 
 __all__ = [
@@ -198,38 +198,7 @@ def catalog_query(
     comp = CatalogCompiler()
     comp.params["datasets"] = _check_datasets(db, datasets)
     cond = "TRUE" if where is None else comp.compile(where)
-    key, join = _sort_key(db, comp, sort)
-    matched = (
-        f"{comp.ctes()},\nq AS (SELECT m.id, m.global_key, {key} AS sort_value FROM m{join} "
-        f"WHERE coalesce({cond}, FALSE))"
-    )
-    total = int(db.con.execute(f"{matched} SELECT count(*) FROM q", comp.params).fetchall()[0][0])
-    after = "TRUE"
-    params = dict(comp.params)
-    if cursor is not None:
-        value, last_id = decode_cursor(cursor, sort)
-        params["last_id"] = last_id
-        if value is None:
-            after = "(q.sort_value IS NULL AND q.id > $last_id)"
-        else:
-            params["last_value"] = value
-            cmp = "<" if sort.descending else ">"
-            after = (
-                f"(q.sort_value {cmp} $last_value OR (q.sort_value = $last_value "
-                f"AND q.id > $last_id) OR q.sort_value IS NULL)"
-            )
-    direction = "DESC" if sort.descending else "ASC"
-    params["limit"] = limit + 1  # one more tells whether there is a next page
-    rows = db.con.execute(
-        f"""{matched} SELECT q.id, q.global_key, q.sort_value FROM q WHERE {after}
-            ORDER BY q.sort_value {direction} NULLS LAST, q.id ASC LIMIT $limit""",
-        params,
-    ).fetchall()
-    out = [(int(i), k, v) for i, k, v in rows[:limit]]
-    next_cursor = None
-    if len(rows) > limit and out:
-        next_cursor = encode_cursor(sort, out[-1][2], out[-1][0])
-    return QueryResult(out, total, next_cursor)
+    return keyset_page(db, comp, cond, sort, limit=limit, cursor=cursor)
 
 
 def catalog_ids(db: Database, where: Filter | None, datasets: Sequence[str] | None) -> list[int]:

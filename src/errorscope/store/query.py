@@ -52,6 +52,7 @@ __all__ = [
     "decode_cursor",
     "encode_cursor",
     "filter_row_ids",
+    "keyset_page",
     "run_query",
 ]
 
@@ -333,19 +334,19 @@ def _sort_key(db: Database, comp: FilterCompiler, sort: Sort) -> tuple[str, str]
     return key, f" LEFT JOIN row_metadata s ON s.data_row_id = m.id AND s.name = {name}"
 
 
-def run_query(
+def keyset_page(
     db: Database,
-    run_id: int,
-    where: Filter | None,
+    comp: FilterCompiler,
+    cond: str,
     sort: Sort,
     *,
     limit: int,
     cursor: str | None = None,
 ) -> QueryResult:
-    """One page of the run's rows matching ``where`` in ``sort`` order, and their total."""
-    comp = FilterCompiler()
-    comp.params["run"] = run_id
-    cond = "TRUE" if where is None else comp.compile(where)
+    """One keyset page of the rows ``m`` of ``comp`` (its CTEs and bound parameters)
+    where the compiled condition ``cond`` holds, in ``sort`` order (nulls last, ties by
+    id) after ``cursor``, and their total: the paging of :func:`run_query` and of the
+    catalog (:mod:`errorscope.store.catalogquery`)."""
     key, join = _sort_key(db, comp, sort)
     matched = (
         f"{comp.ctes()},\nq AS (SELECT m.id, m.global_key, {key} AS sort_value FROM m{join} "
@@ -379,6 +380,22 @@ def run_query(
         last = out[-1]
         next_cursor = encode_cursor(sort, last[2], last[0])
     return QueryResult(out, total, next_cursor)
+
+
+def run_query(
+    db: Database,
+    run_id: int,
+    where: Filter | None,
+    sort: Sort,
+    *,
+    limit: int,
+    cursor: str | None = None,
+) -> QueryResult:
+    """One page of the run's rows matching ``where`` in ``sort`` order, and their total."""
+    comp = FilterCompiler()
+    comp.params["run"] = run_id
+    cond = "TRUE" if where is None else comp.compile(where)
+    return keyset_page(db, comp, cond, sort, limit=limit, cursor=cursor)
 
 
 def filter_row_ids(db: Database, run_id: int, where: Filter | None) -> list[int]:
