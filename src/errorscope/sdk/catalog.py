@@ -23,9 +23,8 @@ from errorscope.core.query import (
     SliceMember,
     Sort,
 )
-from errorscope.core.queryparse import parse_sort
 from errorscope.errors import InvalidQueryError
-from errorscope.sdk.query import MAX_LIMIT, QueryPage, QueryRow
+from errorscope.sdk.query import QueryPage, QueryRow, paging
 from errorscope.sdk.slices import as_filter, resolve_slices
 from errorscope.store import catalogquery as store
 from errorscope.store.database import Database
@@ -85,11 +84,7 @@ class CatalogMixin:
         ready-made slices) raise :class:`~errorscope.errors.InvalidQueryError` naming
         the leaf; an unknown dataset raises :class:`~errorscope.errors.NotFoundError`."""
         where = self._catalog_filter(filter, unlabeled)
-        order = parse_sort(sort) if isinstance(sort, str) else (sort or Sort())
-        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
-            raise InvalidQueryError(f"limit must be an integer in [1, {MAX_LIMIT}], not {limit!r}")
-        if cursor is not None and not isinstance(cursor, str):
-            raise InvalidQueryError("cursor must be a string from a previous page")
+        order = paging(sort, limit, cursor)
         found = store.catalog_query(
             self.db, where, order, datasets=datasets, limit=limit, cursor=cursor
         )

@@ -24,9 +24,23 @@ from errorscope.store import catalog
 from errorscope.store.database import Database
 from errorscope.store.queryindex import index_mask, index_query, load_index
 
-__all__ = ["QueryMixin", "QueryPage", "QueryRow"]
+__all__ = ["MAX_LIMIT", "QueryMixin", "QueryPage", "QueryRow", "paging"]
 
 MAX_LIMIT = 10_000
+
+
+def paging(sort: Sort | str | None, limit: object, cursor: object) -> Sort:
+    """The :class:`~errorscope.core.query.Sort` of a page request (a spec string is
+    parsed, None = by id) once its ``limit`` (an integer in ``[1, MAX_LIMIT]``) and
+    ``cursor`` (None or a previous page's string) are checked: the paging arguments of
+    :meth:`QueryMixin.query` and of the catalog. Bad ones raise
+    :class:`~errorscope.errors.InvalidQueryError`."""
+    order = parse_sort(sort) if isinstance(sort, str) else (sort or Sort())
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
+        raise InvalidQueryError(f"limit must be an integer in [1, {MAX_LIMIT}], not {limit!r}")
+    if cursor is not None and not isinstance(cursor, str):
+        raise InvalidQueryError("cursor must be a string from a previous page")
+    return order
 
 
 @dataclass(frozen=True)
@@ -82,11 +96,7 @@ class QueryMixin:
         where = None if filter is None else resolve_slices(self.db, as_filter(filter))
         if sort is None and isinstance(filter, SliceMember) and filter.name in READY_MADE:
             sort = READY_MADE[filter.name].sort
-        order = parse_sort(sort) if isinstance(sort, str) else (sort or Sort())
-        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
-            raise InvalidQueryError(f"limit must be an integer in [1, {MAX_LIMIT}], not {limit!r}")
-        if cursor is not None and not isinstance(cursor, str):
-            raise InvalidQueryError("cursor must be a string from a previous page")
+        order = paging(sort, limit, cursor)
         found = index_query(self.db, info.id, where, order, limit=limit, cursor=cursor)
         return QueryPage(
             [QueryRow(i, k, v) for i, k, v in found.rows], found.total, found.next_cursor
