@@ -440,3 +440,14 @@ def test_cli_catalog(built: dict[str, Any]) -> None:
     done = runner.invoke(cli, ["catalog", "-w", ws, "--filter", '{"type": "split", "values": []}'])
     assert isinstance(done.exception, es.InvalidQueryError)
     assert "split" in str(done.exception)
+    done = runner.invoke(cli, ["catalog", "-w", ws, "--filter", "{not json"])
+    assert isinstance(done.exception, es.InvalidQueryError)
+    assert str(done.exception).startswith("--filter: malformed JSON")
+    # --class and --filter together: all of them
+    cat = '{"type": "dataset", "names": ["default"]}'
+    done = runner.invoke(
+        cli, ["catalog", "-w", ws, "--class", "dog", "--filter", cat, "--limit", "1000", "--json"]
+    )
+    assert done.exit_code == 0, done.output
+    dogs = {k for k, c in built["labeled_classes"].items() if "dog" in c}
+    assert {r["global_key"] for r in json.loads(done.stdout)["rows"]} == dogs

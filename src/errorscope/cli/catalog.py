@@ -10,27 +10,10 @@ from pathlib import Path
 import click
 
 from errorscope.cli.main import workspace_option
-from errorscope.core.query import And, ClassPresent, Filter, SliceMember
-from errorscope.core.queryparse import parse_filter
-from errorscope.errors import InvalidQueryError
+from errorscope.cli.rows import build_filter
 from errorscope.sdk.workspace import Workspace
 
 __all__ = ["catalog"]
-
-
-def _filter(
-    classes: tuple[str, ...], slices: tuple[str, ...], filter_json: str | None
-) -> Filter | None:
-    parts: list[Filter] = [ClassPresent("label", c) for c in classes]
-    parts.extend(SliceMember(n) for n in slices)
-    if filter_json is not None:
-        try:
-            parts.append(parse_filter(json.loads(filter_json)))
-        except json.JSONDecodeError as exc:
-            raise InvalidQueryError(f"--filter: malformed JSON: {exc}") from None
-    if not parts:
-        return None
-    return parts[0] if len(parts) == 1 else And(tuple(parts))
 
 
 @click.command()
@@ -87,7 +70,7 @@ def catalog(
 ) -> None:
     """Print the ids and global keys of the workspace's data rows (every dataset, beyond
     any model run) that match: e.g. the unlabeled rows to send to labeling."""
-    where = _filter(classes, slices, filter_json)
+    where = build_filter(None, classes, (), slices, filter_json)
     with Workspace(workspace) as ws:
         if counts:
             found = ws.catalog_summary()["datasets"]
