@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from errorscope.core import labelissues as li
 from errorscope.core.query import Ids
@@ -48,6 +49,8 @@ from errorscope.store import embeddings as spaces
 from errorscope.store.database import Database
 
 __all__ = ["LabelIssueMixin", "LabelIssues"]
+
+_NONE = np.array(None, dtype=object)  # compares elementwise: np.not_equal(values, _NONE)
 
 
 @dataclass(frozen=True)
@@ -76,48 +79,74 @@ class LabelIssues:
         )
 
 
-def _probabilities(db: Database, frame: Frame) -> dict[int, dict[str, float]]:
-    """Per data row id, the class probabilities of its (first) classification prediction,
-    keyed like the frame's classes."""
+@dataclass(frozen=True)
+class _Probabilities:
+    """The class probabilities of the rows' (first) classification prediction with any,
+    one entry per (row, class): the row's data row id, the class (keyed like the frame's
+    classes) and the probability."""
+
+    row_id: npt.NDArray[np.int64]
+    key: npt.NDArray[np.str_]
+    value: npt.NDArray[np.float64]
+
+
+def _probabilities(db: Database, frame: Frame) -> _Probabilities:
+    """The class probabilities (``p(<answer>)`` custom metrics) of each data row's first
+    classification prediction that has any."""
     t = analysis.prediction_probabilities(db, frame.run_id)
-    several = len(set(t.column("class_name").to_pylist())) > 1
-    out: dict[int, dict[str, float]] = {}
-    for row, cls, keys, values in zip(
-        t.column("data_row_id").to_pylist(),
-        t.column("class_name").to_pylist(),
-        t.column("keys").to_pylist(),
-        t.column("values").to_pylist(),
-        strict=True,
-    ):
-        probs: dict[str, float] = {}
-        for k, v in zip(keys or [], values or [], strict=True):
-            if k.startswith("p(") and k.endswith(")") and v is not None:
-                probs[f"{cls}/{k[2:-1]}" if several else k[2:-1]] = float(v)
-        if probs and int(row) not in out:
-            out[int(row)] = probs
-    return out
+    several = pc.count_distinct(t.column("class_name")).as_py() > 1
+    keys = pc.list_flatten(t.column("keys"))
+    values = pc.list_flatten(t.column("values"))
+    parent = pc.list_parent_indices(t.column("keys"))
+    ok = pc.and_kleene(
+        pc.and_kleene(pc.starts_with(keys, "p("), pc.ends_with(keys, ")")),
+        pc.is_valid(values),
+    )
+    ok = pc.fill_null(ok, False)
+    keys, values, parent = keys.filter(ok), values.filter(ok), parent.filter(ok)
+    names = pc.utf8_slice_codeunits(keys, 2, -1)
+    if several:
+        cls = pc.take(t.column("class_name"), parent)
+        names = pc.binary_join_element_wise(cls, names, "/")
+    parent_np = np.asarray(parent.to_numpy(zero_copy_only=False), np.int64)
+    row_id = np.asarray(t.column("data_row_id").to_numpy(zero_copy_only=False), np.int64)
+    row_id = row_id[parent_np]
+    # predictions come ordered by data row, then id: a row's first entry is its first
+    # prediction with probabilities; keep only that prediction's entries
+    _, first = np.unique(row_id, return_index=True)
+    chosen = np.zeros(row_id.max() + 1 if row_id.size else 0, np.int64)
+    chosen[row_id[first]] = parent_np[first]
+    keep = parent_np == chosen[row_id]
+    return _Probabilities(
+        row_id=row_id[keep],
+        key=np.asarray(names.to_numpy(zero_copy_only=False), dtype=str)[keep],
+        value=np.asarray(values.to_numpy(zero_copy_only=False), np.float64)[keep],
+    )
 
 
 def _confident_learning(
-    frame: Frame, probs: dict[int, dict[str, float]]
+    frame: Frame, probs: _Probabilities
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_]]:
     """Confident-learning score of every label object with probabilities (others NaN)."""
     lab = np.nonzero(frame.is_label)[0]
     rows = frame.row_ids[frame.row[lab]]
-    has = np.array([int(r) in probs for r in rows], dtype=bool)
+    has = np.isin(rows, probs.row_id)
     score = np.full(len(frame.row), np.nan)
     if not has.any():
         return score, np.zeros(len(frame.row), bool)
     idx, rows = lab[has], rows[has]
-    classes = sorted({str(c) for c in frame.cls[idx]} | {k for r in rows for k in probs[int(r)]})
-    pos = {c: i for i, c in enumerate(classes)}
-    p = np.zeros((len(idx), len(classes)))
-    for i, r in enumerate(rows):
-        for k, v in probs[int(r)].items():
-            p[i, pos[k]] = v
+    labels = frame.cls[idx].astype(str)
+    used = np.isin(probs.row_id, rows)
+    classes = np.unique(np.concatenate([labels, probs.key[used]]))
+    distinct, inverse = np.unique(rows, return_inverse=True)
+    dense = np.zeros((len(distinct), len(classes)))
+    dense[
+        np.searchsorted(distinct, probs.row_id[used]), np.searchsorted(classes, probs.key[used])
+    ] = probs.value[used]
+    p = dense[inverse]
     total = p.sum(axis=1, keepdims=True)
     p = np.where(total > 0, p / np.where(total > 0, total, 1.0), 1.0 / len(classes))
-    y = np.array([pos[str(c)] for c in frame.cls[idx]], np.int64)
+    y = np.searchsorted(classes, labels).astype(np.int64)
     score[idx] = li.label_quality_scores(y, p)
     done = np.zeros(len(frame.row), bool)
     done[idx] = True
@@ -176,14 +205,8 @@ def _object_scores(
     db: Database, frame: Frame, embeddings: Mapping[int, Any] | None, neighbours: int
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[Any], str]:
     """Per evaluated object of ``frame``: its score, its issue kind, and the method."""
-    other_conf = np.where(
-        np.array(
-            [o is not None and o != c for o, c in zip(frame.other, frame.cls, strict=True)],
-            dtype=bool,
-        ),
-        frame.other_confidence,
-        np.nan,
-    )
+    swapped = np.not_equal(frame.other, _NONE) & np.not_equal(frame.other, frame.cls)
+    other_conf = np.where(swapped, frame.other_confidence, np.nan)
     score, kind = li.object_issue_scores(
         is_label=frame.is_label,
         status=frame.status,
