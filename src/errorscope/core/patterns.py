@@ -429,14 +429,8 @@ def _row_clustered(
         r = float(k.sum()) / total
         variance += float(((k - r * n) ** 2).sum()) / total**2 * g / max(g - 1, 1)
         rate.append(r)
-    half = _z_value(confidence) * float(np.sqrt(variance))
+    half = stats.z_value(confidence) * float(np.sqrt(variance))
     return rate[0] - rate[1] - half, rate[0] - rate[1] + half
-
-
-def _z_value(confidence: float) -> float:
-    from scipy import stats as sps  # lazily, as in core.stats (start-up time)
-
-    return float(sps.norm.ppf(0.5 + confidence / 2.0))
 
 
 def _subset(a: Mask, b: Mask) -> bool:

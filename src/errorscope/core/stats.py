@@ -49,6 +49,7 @@ __all__ = [
     "paired_bootstrap_delta",
     "prf",
     "wilson_interval",
+    "z_value",
 ]
 
 F64 = npt.NDArray[np.float64]
@@ -71,7 +72,9 @@ class Estimate:
         return {"value": num(self.value), "ci": [num(self.lo), num(self.hi)]}
 
 
-def _z(confidence: float) -> float:
+def z_value(confidence: float) -> float:
+    """The two-sided standard-normal quantile of ``confidence`` (1.96 for 0.95);
+    ValueError outside (0, 1)."""
     if not 0.0 < confidence < 1.0:
         raise ValueError(f"confidence must be in (0, 1), not {confidence}")
     from scipy import stats as sps  # imported here: scipy.stats costs ~1 s at start-up
@@ -87,7 +90,7 @@ def wilson_interval(
     ``trials == 0``."""
     k = np.asarray(successes, dtype=np.float64)
     n = np.asarray(trials, dtype=np.float64)
-    z = _z(confidence)
+    z = z_value(confidence)
     with np.errstate(divide="ignore", invalid="ignore"):
         p = k / n
         denom = 1.0 + z * z / n
