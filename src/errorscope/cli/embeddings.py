@@ -16,6 +16,7 @@ from errorscope.core.query import And, ClassPresent, Filter
 from errorscope.core.queryparse import parse_expression, parse_filter
 from errorscope.errors import InvalidQueryError
 from errorscope.sdk.embeddings import EmbeddingSpace
+from errorscope.sdk.objectspaces import DEFAULT_MARGIN
 from errorscope.sdk.workspace import Workspace
 
 __all__ = ["embed", "import_embeddings", "project", "similar", "spaces"]
@@ -59,7 +60,7 @@ def _done(info: EmbeddingSpace) -> None:
 @click.option(
     "--margin",
     type=click.FloatRange(0, 2),
-    default=0.1,
+    default=DEFAULT_MARGIN,
     show_default=True,
     help="With --objects: context around each object, a share of its longer side.",
 )

@@ -77,8 +77,6 @@ class Frame:
     other_confidence: F64  # label: confidence of its matched prediction (NaN: none)
     annotation_id: I64
     spatial: npt.NDArray[np.bool_]
-    w: F64
-    h: F64
     gt_w: F64  # the labelled object's box: own (label), matched label's (prediction), NaN
     gt_h: F64
     classification: bool  # the run is a classification run (class = answer)
@@ -159,8 +157,6 @@ def load_frame(db: Database, run: str) -> Frame:
         other_confidence=other_conf[keep],
         annotation_id=ann[keep],
         spatial=(~np.isin(kinds, ["radio", "checklist", "text_span"]) & np.isfinite(x1))[keep],
-        w=(x2 - x1)[keep],
-        h=(y2 - y1)[keep],
         gt_w=gt_w[keep],
         gt_h=gt_h[keep],
         classification=bool(np.isin(kinds, _CLASSIFICATION).all()) and len(t) > 0,

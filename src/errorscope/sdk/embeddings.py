@@ -40,6 +40,7 @@ from errorscope.embed.projection import METHODS, project
 from errorscope.embed.vectors import ID_FIELDS, VectorFile, check_vectors, read_vectors
 from errorscope.errors import InvalidInputError, InvalidQueryError, NotFoundError
 from errorscope.sdk.objectspaces import (
+    DEFAULT_MARGIN,
     SimilarObject,
     crop_vectors,
     local_path,
@@ -275,7 +276,7 @@ class EmbeddingsMixin:
         dtype: Literal["float32", "float16"] = "float32",
         objects: Literal["gt", "predictions"] | None = None,
         run: str | None = None,
-        margin: float = 0.1,
+        margin: float = DEFAULT_MARGIN,
     ) -> EmbeddingSpace:
         """Compute the space ``space`` with a built-in model (``text-minilm`` for text
         rows, ``image-effnet`` for images; offline, CPU, batched, with progress) over the

@@ -26,7 +26,14 @@ from errorscope.store import catalog
 from errorscope.store import embeddings as store
 from errorscope.store.database import Database
 
-__all__ = ["OBJECT_SOURCES", "SimilarObject", "crop_vectors", "object_run_id", "objects_label"]
+__all__ = [
+    "DEFAULT_MARGIN",
+    "OBJECT_SOURCES",
+    "SimilarObject",
+    "crop_vectors",
+    "object_run_id",
+    "objects_label",
+]
 
 #: What an object space holds: ground-truth annotations or one run's predictions.
 OBJECT_SOURCES = ("gt", "predictions")

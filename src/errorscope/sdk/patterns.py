@@ -38,6 +38,8 @@ from errorscope.store.database import Database
 
 __all__ = ["Pattern", "PatternMixin"]
 
+_NONE = np.array(None, dtype=object)  # compares elementwise: np.not_equal(values, _NONE)
+
 Mask = npt.NDArray[np.bool_]
 
 
@@ -102,9 +104,11 @@ def _conditions(
     described: dict[str, Mask] = {}
     for level, items in (("row", attrs), ("object", objs)):
         for a in items:
-            vals = a.values[frame.row] if level == "row" else a.values
-            described[a.key] = np.array([v is not None for v in vals], dtype=bool)
-            for v in sorted({str(x) for x in a.values if x is not None} - set(a.skip)):
+            values = np.asarray(a.values, dtype=object)
+            known = np.not_equal(values, _NONE)
+            vals = values[frame.row] if level == "row" else values
+            described[a.key] = known[frame.row] if level == "row" else known
+            for v in sorted(set(np.unique(values[known].astype(str)).tolist()) - set(a.skip)):
                 w = Where(a.key, v, a.label, level)
                 out.append((w, vals == v))
                 source[w] = a
@@ -231,8 +235,6 @@ def _restrict(frame: Frame, keep: Mask) -> Frame:
         "other_confidence",
         "annotation_id",
         "spatial",
-        "w",
-        "h",
         "gt_w",
         "gt_h",
     ]
