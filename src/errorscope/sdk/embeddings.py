@@ -25,8 +25,6 @@ the objects themselves, with their row, class and distance.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -57,6 +55,7 @@ from errorscope.sdk.spaces import (
     nearest_rows,
     open_space,
 )
+from errorscope.sdk.spacetypes import EmbeddingSpace, Projection, SimilarRow, describe_spaces
 from errorscope.store import catalog
 from errorscope.store import embeddings as store
 from errorscope.store.database import Database
@@ -66,89 +65,6 @@ __all__ = ["EmbeddingSpace", "EmbeddingsMixin", "Projection", "SimilarObject", "
 MAX_K = 10_000
 _SPACE_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
 _TEXT_MODELS: dict[str, TextEmbedder] = {}
-
-
-@dataclass(frozen=True)
-class EmbeddingSpace:
-    name: str
-    dataset: str
-    dim: int
-    source: str  # "custom" or the built-in model's name
-    dtype: str  # "float32" or "float16"
-    count: int
-    created_at: datetime
-    level: str = "row"  # "row" (a vector per data row) or "object" (per object)
-    run: str | None = None  # object spaces of predictions: their run
-
-    @property
-    def objects(self) -> str | None:
-        """Object spaces: ``gt`` or ``predictions``."""
-        if self.level != "object":
-            return None
-        return "gt" if self.run is None else "predictions"
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "dataset": self.dataset,
-            "dim": self.dim,
-            "source": self.source,
-            "dtype": self.dtype,
-            "count": self.count,
-            "created_at": self.created_at.isoformat(),
-            "level": self.level,
-            "objects": self.objects,
-            "run": self.run,
-        }
-
-
-@dataclass(frozen=True)
-class SimilarRow:
-    id: int
-    global_key: str | None
-    distance: float  # 1 - cosine similarity
-
-    def to_json(self) -> dict[str, Any]:
-        return {"id": self.id, "global_key": self.global_key, "distance": self.distance}
-
-
-@dataclass(frozen=True)
-class Projection:
-    """2-D coordinates of a space's vectors: ``xy[i]`` is data row ``ids[i]`` or, in an
-    object space, object ``ids[i]`` on data row ``rows[i]``."""
-
-    space: str
-    method: str
-    ids: npt.NDArray[np.int64]
-    xy: npt.NDArray[np.float32]
-    rows: npt.NDArray[np.int64] | None = None
-
-    def to_bytes(self) -> bytes:
-        """``n`` little-endian int64 ids, then ``n`` (x, y) float32 pairs; an object
-        space's points are followed by their ``n`` int64 data row ids."""
-        out = self.ids.astype("<i8").tobytes() + self.xy.astype("<f4").tobytes()
-        if self.rows is not None:
-            out += self.rows.astype("<i8").tobytes()
-        return out
-
-
-def _space(db: Database, row: store.SpaceRow) -> EmbeddingSpace:
-    run = None
-    if row.level == "object":
-        run_id = store.object_run(db, row)
-        if run_id is not None:
-            run = next((r.name for r in catalog.list_runs(db) if r.id == run_id), str(run_id))
-    return EmbeddingSpace(
-        row.name,
-        row.dataset,
-        row.dim,
-        row.source,
-        row.dtype,
-        row.count,
-        row.created_at,
-        row.level,
-        run,
-    )
 
 
 def _check_name(name: str) -> None:
@@ -167,11 +83,11 @@ class EmbeddingsMixin:
     # -- spaces ----------------------------------------------------------------------------
     def embedding_spaces(self) -> list[EmbeddingSpace]:
         """Every embedding space, by name."""
-        return [_space(self.db, s) for s in store.list_spaces(self.db)]
+        return describe_spaces(self.db, store.list_spaces(self.db))
 
     def embedding_space(self, name: str) -> EmbeddingSpace:
         """One space (:class:`NotFoundError` if there is none)."""
-        return _space(self.db, store.get_space(self.db, name))
+        return describe_spaces(self.db, [store.get_space(self.db, name)])[0]
 
     def delete_embedding_space(self, name: str) -> None:
         """Delete a space with its vectors, index and projections."""
@@ -440,7 +356,7 @@ class EmbeddingsMixin:
             rows=row_ids[order] if level == "object" else None,
             run_id=run_id,
         )
-        return _space(self.db, row)
+        return describe_spaces(self.db, [row])[0]
 
     # -- search ----------------------------------------------------------------------------
     def build_embedding_index(self, space: str) -> str:
