@@ -116,6 +116,14 @@ def test_plain_label_issues_is_a_read(ws: es.Workspace, tmp_path: Path) -> None:
     again = ws.label_issues("cv", space="pixels")
     assert {r["global_key"]: r["score"] for r in again.rows.to_pylist()} == blended
     assert ws.db.generation == generation
+    # the same vectors given as a mapping (data row id -> vector) blend the same way
+    ids = {r["global_key"]: r["id"] for r in ws.data_rows().to_pylist()}
+    pixels = digits_pixels()
+    mapped = ws.label_issues("cv", embeddings={ids[f"d{i}"]: pixels[i] for i in range(len(y))})
+    assert {r["global_key"]: r["score"] for r in mapped.rows.to_pylist()} == pytest.approx(
+        blended, abs=1e-6
+    )
+    assert ws.db.generation == generation
 
 
 @pytest.mark.shared_data

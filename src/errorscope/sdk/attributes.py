@@ -107,10 +107,10 @@ def load_frame(db: Database, run: str) -> Frame:
     several = len(set(names[radio].tolist())) > 1
     cls = names.copy()
     if radio.any():
-        cls[radio] = [
-            f"{c}/{a}" if several else str(a)
-            for c, a in zip(names[radio], answers[radio], strict=True)
-        ]
+        answer = answers[radio].astype(str)
+        if several:
+            answer = np.strings.add(np.strings.add(names[radio].astype(str), "/"), answer)
+        cls[radio] = answer
     source = _np(t, "source").astype(object)
     is_label = source == "label"
     ann = _np(t, "annotation_id").astype(np.int64)
@@ -138,7 +138,9 @@ def load_frame(db: Database, run: str) -> Frame:
     status = _np(t, "status").astype(object)
     counted = np.where(is_label, np.isin(status, ["TP", "FN"]), np.isin(status, ["TP", "FP"]))
     row = np.searchsorted(row_ids, _np(t, "data_row_id").astype(np.int64))
-    error = np.array(["" if e is None else str(e) for e in _np(t, "error_type")], dtype=object)
+    error = _np(t, "error_type").astype(object)
+    error[np.equal(error, np.array(None, dtype=object))] = ""
+    error = error.astype(str).astype(object)
     keep = counted
     return Frame(
         run=run,

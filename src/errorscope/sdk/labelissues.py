@@ -181,8 +181,18 @@ class LabelIssueMixin:
                     f"space {space!r} has a vector per object: label issues need one per row"
                 )
             ids, vectors = spaces.load_space(self.db, found)
-            embeddings = {int(i): vectors[j] for j, i in enumerate(np.asarray(ids).tolist())}
-        issues, row_score = _issues(frame, *_object_scores(self.db, frame, embeddings, neighbours))
+            vecs: tuple[npt.NDArray[np.int64], npt.NDArray[Any]] | None = (
+                np.asarray(ids, np.int64),
+                np.asarray(vectors),
+            )
+        elif embeddings:
+            vecs = (
+                np.fromiter((int(i) for i in embeddings), np.int64, len(embeddings)),
+                np.array([np.asarray(v, np.float64) for v in embeddings.values()]),
+            )
+        else:
+            vecs = None
+        issues, row_score = _issues(frame, *_object_scores(self.db, frame, vecs, neighbours))
         if store:
             _save(self.db, frame, row_score)
         return issues
@@ -202,9 +212,13 @@ def _save(db: Database, frame: Frame, row_score: npt.NDArray[np.float64]) -> Non
 
 
 def _object_scores(
-    db: Database, frame: Frame, embeddings: Mapping[int, Any] | None, neighbours: int
+    db: Database,
+    frame: Frame,
+    embeddings: tuple[npt.NDArray[np.int64], npt.NDArray[Any]] | None,
+    neighbours: int,
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[Any], str]:
-    """Per evaluated object of ``frame``: its score, its issue kind, and the method."""
+    """Per evaluated object of ``frame``: its score, its issue kind, and the method;
+    ``embeddings``: data row ids and their vectors (aligned)."""
     swapped = np.not_equal(frame.other, _NONE) & np.not_equal(frame.other, frame.cls)
     other_conf = np.where(swapped, frame.other_confidence, np.nan)
     score, kind = li.object_issue_scores(
@@ -222,8 +236,8 @@ def _object_scores(
             method = "confident_learning"
             score = np.where(done, cl, np.where(frame.is_label, score, 0.0))
             kind = np.where(done, "confident_learning", np.where(frame.is_label, kind, ""))
-    if embeddings:
-        score = _blend(frame, score, embeddings, neighbours)
+    if embeddings is not None:
+        score = _blend(frame, score, *embeddings, neighbours)
     return score, kind, method
 
 
@@ -267,16 +281,19 @@ def _issues(
 def _blend(
     frame: Frame,
     score: npt.NDArray[np.float64],
-    embeddings: Mapping[int, Any],
+    row_ids: npt.NDArray[np.int64],
+    row_vectors: npt.NDArray[Any],
     k: int,
 ) -> npt.NDArray[np.float64]:
     lab = np.nonzero(frame.is_label)[0]
     ids = frame.row_ids[frame.row[lab]]
-    has = np.array([int(i) in embeddings for i in ids], dtype=bool)
+    order = np.argsort(row_ids, kind="stable")
+    pos = np.clip(np.searchsorted(row_ids, ids, sorter=order), 0, max(len(row_ids) - 1, 0))
+    has = row_ids[order][pos] == ids if len(row_ids) else np.zeros(len(ids), bool)
     if has.sum() < 2:
         return score
     idx = lab[has]
-    vectors = np.array([np.asarray(embeddings[int(i)], np.float64) for i in ids[has]])
+    vectors = np.asarray(row_vectors, np.float64)[order[pos[has]]]
     nd = li.neighbour_disagreement(frame.cls[idx], vectors, k=k)
     out = score.copy()
     out[idx] = (score[idx] + nd) / 2.0
