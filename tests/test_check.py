@@ -13,6 +13,7 @@ from click.testing import CliRunner
 import errorscope as es
 from errorscope.cli import cli
 from errorscope.server.app import create_app
+from errorscope.store import rowscores
 from tests.conftest import load_voc100
 from tests.test_server import Client
 
@@ -122,6 +123,13 @@ def test_evaluate_ci_and_patterns_cli(runs: es.Workspace) -> None:
 
 
 def test_rest_analysis_routes(runs: es.Workspace) -> None:
+    # scores stored by someone else (e.g. blended with an embedding space): a GET of the
+    # label issues must not replace them
+    run_id = int(runs.db.scalar("SELECT id FROM runs WHERE name = ?", ["old"]))
+    ids, _ = rowscores.read_row_scores(runs.db, run_id, rowscores.MISLABEL)
+    assert ids.size > 0  # stored by evaluate
+    mine = np.linspace(0.0, 1.0, ids.size)
+    rowscores.write_row_scores(runs.db, run_id, rowscores.MISLABEL, ids, mine)
     path = runs.path
     runs.close()
     client = Client(create_app(path))
@@ -139,6 +147,10 @@ def test_rest_analysis_routes(runs: es.Workspace) -> None:
         assert scores == sorted(scores, reverse=True)
         objs = client.get("/api/runs/old/label-issues", params={"objects": "true"}).json()
         assert {"annotation_id", "kind", "score"} <= set(objs["items"][0])
+        with es.Workspace(path) as ws:
+            kept = rowscores.read_row_scores(ws.db, run_id, rowscores.MISLABEL)
+        assert kept[0].tolist() == ids.tolist()
+        assert kept[1].tolist() == mine.tolist()
         iv = client.get("/api/runs/old/intervals", params={"boot": 100}).json()
         assert iv["per_class"]["person"]["f1"]["ci"][0] is not None
         ok = client.get(
