@@ -22,16 +22,12 @@ to the same query through the SDK in-process (the server's overhead).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import platform
-import socket
-import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +35,7 @@ import numpy as np
 import pyarrow as pa
 
 from errorscope.sdk.workspace import Workspace
+from liveserver import serve
 
 CLASSES = 20
 HERE = Path(__file__).resolve().parent
@@ -105,44 +102,6 @@ def build(path: Path, rows: int, per_row: int, seed: int = 0) -> None:
         print(f"  evaluated ({time.perf_counter() - t0:.0f} s)", flush=True)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextlib.contextmanager
-def serve(path: Path) -> Iterator[str]:
-    """``errorscope serve`` on a free loopback port, until the block ends."""
-    import httpx
-
-    port = _free_port()
-    exe = Path(sys.executable).with_name("errorscope")
-    base = f"http://127.0.0.1:{port}"
-    # the access log goes to a file: a pipe that nobody reads fills up and stalls the server
-    with tempfile.TemporaryFile() as log:
-        proc = subprocess.Popen(
-            [str(exe), "serve", "-w", str(path), "--port", str(port)],
-            stdout=subprocess.DEVNULL,
-            stderr=log,
-        )
-        try:
-            deadline = time.monotonic() + 900
-            while True:
-                try:
-                    httpx.get(f"{base}/api/info", timeout=60).raise_for_status()
-                    break
-                except httpx.TransportError:
-                    if proc.poll() is not None or time.monotonic() > deadline:
-                        log.seek(0)
-                        raise RuntimeError(f"no server: {log.read().decode()}") from None
-                    time.sleep(0.5)
-            yield base
-        finally:
-            proc.terminate()
-            proc.wait(30)
-
-
 def percentiles(samples: list[float]) -> tuple[float, float]:
     a = np.array(samples) * 1000
     return float(np.percentile(a, 50)), float(np.percentile(a, 95))
@@ -186,7 +145,7 @@ def main() -> None:
     import httpx
 
     results: list[tuple[str, list[float], float]] = []
-    with serve(path) as base, httpx.Client(base_url=base, timeout=900) as client:
+    with serve(path) as (base, _), httpx.Client(base_url=base, timeout=900) as client:
 
         def page(i: int, pages: int) -> None:
             body: dict[str, Any] = {"filter": gallery_filter(i), "sort": "iou:asc", "limit": 50}

@@ -36,16 +36,13 @@ p50/p95 latency, recall and peak RSS (of this process, and of the server).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import platform
 import resource
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +51,7 @@ import pyarrow as pa
 
 import errorscope as es
 from errorscope.core.progress import progress_to
+from liveserver import serve
 
 DIM = 384
 RANK, CLUSTERS, LOCAL, SPREAD, NOISE = 64, 3000, 12, 2.0, 0.15
@@ -228,43 +226,6 @@ def main() -> None:
     tmp.cleanup()
     out["machine"] = f"{platform.node()} {platform.processor() or platform.machine()}"
     print(json.dumps(out, indent=2))
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextlib.contextmanager
-def serve(path: Path) -> Iterator[tuple[str, int]]:
-    """``errorscope serve`` on a free loopback port until the block ends: (url, pid)."""
-    import httpx
-
-    port = _free_port()
-    exe = Path(sys.executable).with_name("errorscope")
-    base = f"http://127.0.0.1:{port}"
-    with tempfile.TemporaryFile() as log:  # a pipe nobody reads would stall the server
-        proc = subprocess.Popen(
-            [str(exe), "serve", "-w", str(path), "--port", str(port)],
-            stdout=subprocess.DEVNULL,
-            stderr=log,
-        )
-        try:
-            deadline = time.monotonic() + 900
-            while True:
-                try:
-                    httpx.get(f"{base}/api/info", timeout=60).raise_for_status()
-                    break
-                except httpx.TransportError:
-                    if proc.poll() is not None or time.monotonic() > deadline:
-                        log.seek(0)
-                        raise RuntimeError(f"no server: {log.read().decode()}") from None
-                    time.sleep(0.5)
-            yield base, proc.pid
-        finally:
-            proc.terminate()
-            proc.wait(30)
 
 
 def _peak_rss_gib(pid: int) -> float:

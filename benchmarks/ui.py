@@ -36,6 +36,8 @@ from typing import Any
 
 import numpy as np
 
+from liveserver import serve
+
 HERE = Path(__file__).resolve().parent
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [
@@ -200,7 +202,7 @@ def main() -> None:
         qb.build(path, args.rows, args.per_row)
     proj_ids, proj_xy, members = _planted_space(path, args.cluster)
     results: list[tuple[str, str]] = [("machine load at the start", _load())]
-    with qb.serve(path) as base, sync_playwright() as p:
+    with serve(path) as (base, _), sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 900})
         page.set_default_timeout(120_000)
